@@ -1,0 +1,1 @@
+//! Audio signal processing: resampling, echo cancellation, jitter buffering, mixing.

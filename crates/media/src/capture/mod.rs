@@ -1,0 +1,1 @@
+//! Real capture devices: camera (nokhwa), screen (scrap), microphone and speaker (cpal).

@@ -1,0 +1,1 @@
+//! IVF container reading.

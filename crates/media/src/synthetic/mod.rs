@@ -1,0 +1,1 @@
+//! Synthetic sources for tests and demos.

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Colloque needs to build, run and test. Idempotent: installs only what is missing.
+# Works as root or through sudo. Usage: scripts/setup-system.sh [build|test]
+set -euo pipefail
+
+BUILD_PKGS=(
+  build-essential pkg-config cmake nasm clang libclang-dev
+  libasound2-dev libpulse-dev libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev
+  libvpx-dev libopus-dev libwebrtc-audio-processing-dev
+)
+TEST_PKGS=(
+  xvfb xauth x11-utils pulseaudio pulseaudio-utils ffmpeg vpx-tools
+)
+
+mode="${1:-test}"
+pkgs=("${BUILD_PKGS[@]}")
+if [ "$mode" = "test" ]; then pkgs+=("${TEST_PKGS[@]}"); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ "${#missing[@]}" -eq 0 ]; then exit 0; fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "Installing system packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
