@@ -1,1 +1,2 @@
 //! Audio signal processing: resampling, echo cancellation, jitter buffering, mixing.
+pub mod resample;

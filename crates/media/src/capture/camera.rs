@@ -1,0 +1,1 @@
+//! Camera capture through nokhwa.
