@@ -170,7 +170,8 @@ impl Resampler {
             Some(engine) => {
                 let pending = engine.pending.first().map_or(0, Vec::len) as u64;
                 let pending_out = pending * u64::from(self.out_rate) / u64::from(self.in_rate);
-                dispatch!(&engine.inner, r => r.output_delay()) + usize::try_from(pending_out).unwrap_or(usize::MAX)
+                dispatch!(&engine.inner, r => r.output_delay())
+                    + usize::try_from(pending_out).unwrap_or(usize::MAX)
             }
         }
     }
