@@ -9,12 +9,15 @@ BUILD_PKGS=(
   libvpx-dev libopus-dev libwebrtc-audio-processing-dev
 )
 TEST_PKGS=(
-  xvfb xauth x11-utils pulseaudio pulseaudio-utils ffmpeg vpx-tools
+  xvfb xauth x11-utils x11-apps pulseaudio pulseaudio-utils ffmpeg vpx-tools
 )
 
 mode="${1:-test}"
-pkgs=("${BUILD_PKGS[@]}")
-if [ "$mode" = "test" ]; then pkgs+=("${TEST_PKGS[@]}"); fi
+case "$mode" in
+  build) pkgs=("${BUILD_PKGS[@]}") ;;
+  test) pkgs=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}") ;;
+  *) pkgs=("$@") ;; # explicit package names
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,1 +1,62 @@
-fn main() {}
+//! `colloque-cli`: Colloque without a window. Media demo, benchmarks and test fixtures.
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod bench;
+mod demo;
+mod y4m;
+
+#[derive(Debug, Parser)]
+#[command(name = "colloque-cli", version, about = "Colloque without a window: demos, benchmarks, fixtures")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measure the hot paths and print one line per stage.
+    Bench {
+        #[command(subcommand)]
+        what: BenchTarget,
+    },
+    /// Capture the screen (or the synthetic pattern) and write an H.264 clip, with a live report.
+    Demo(demo::DemoArgs),
+    /// Write the synthetic test pattern as a Y4M file (input for fixtures made by independent encoders).
+    Pattern {
+        /// Width in pixels.
+        #[arg(long, default_value_t = 320)]
+        width: u32,
+        /// Height in pixels.
+        #[arg(long, default_value_t = 180)]
+        height: u32,
+        /// Number of frames.
+        #[arg(long, default_value_t = 30)]
+        frames: u64,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchTarget {
+    /// Capture, conversion, codecs and audio processing (no network).
+    Media(bench::MediaArgs),
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Bench { what: BenchTarget::Media(args) } => bench::media(&args),
+        Command::Demo(args) => demo::run(&args),
+        Command::Pattern { width, height, frames, out } => y4m::write_pattern(&out, width, height, frames),
+    }
+}

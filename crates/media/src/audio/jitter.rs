@@ -24,7 +24,7 @@ const MAX_CONCEAL: u32 = 10;
 pub struct JitterStats {
     /// Frames played from their own packet.
     pub decoded: u64,
-    /// Lost frames rebuilt from the next packet's FEC.
+    /// Lost frames rebuilt from the next packet (from its FEC data when it carries any).
     pub fec_recovered: u64,
     /// Lost frames concealed (PLC).
     pub concealed: u64,
@@ -126,13 +126,15 @@ impl JitterBuffer {
         }
     }
 
-    /// Target depth = spread of the arrival delays (95th percentile above the minimum) plus one frame.
+    /// Target depth = spread of the arrival delays (95th percentile above the minimum), plus one frame being
+    /// played, plus one frame of look-ahead so that the packet after a loss is usually here to rebuild the
+    /// lost frame from its FEC.
     fn update_target(&mut self) {
         let mut sorted: Vec<i64> = self.delays.iter().copied().collect();
         sorted.sort_unstable();
         let (Some(&min), Some(&p95)) = (sorted.first(), sorted.get(sorted.len() * 95 / 100)) else { return };
         let spread_frames = ((p95 - min) as f64 / FRAME.as_micros() as f64).ceil() as usize;
-        self.stats.target_frames = (spread_frames + 1).clamp(1, 15);
+        self.stats.target_frames = (spread_frames + 2).clamp(2, 16);
     }
 
     /// Buffered span in frames from the first buffered slot to the last.
@@ -219,17 +221,15 @@ mod tests {
     fn a_gap_is_rebuilt_from_fec_when_the_next_packet_is_here() {
         let mut jb = JitterBuffer::new(1).unwrap();
         let t0 = Instant::now();
-        let ps = packets(10);
-        for (i, p) in ps.into_iter().enumerate() {
+        for (i, p) in packets(12).into_iter().enumerate() {
             if i != 4 {
-                jb.push((i * FRAME_SAMPLES) as u32, p, t0);
+                jb.push((i * FRAME_SAMPLES) as u32, p, t0 + FRAME * i as u32);
             }
-        }
-        for _ in 0..10 {
             jb.pop().unwrap();
         }
         let s = jb.stats();
-        assert_eq!((s.fec_recovered, s.decoded), (1, 9), "{s:?}");
+        // Two frames of depth: the first pop is silence, then frames 0..=10 play, 4 rebuilt from 5's FEC.
+        assert_eq!((s.fec_recovered, s.decoded, s.concealed), (1, 10, 0), "{s:?}");
     }
 
     #[test]
@@ -239,12 +239,12 @@ mod tests {
         let ps = packets(6);
         jb.push(0, ps[0].clone(), t0);
         jb.push(0, ps[0].clone(), t0);
-        jb.push(960, ps[1].clone(), t0);
+        jb.push(960, ps[1].clone(), t0 + FRAME);
         jb.pop().unwrap();
         jb.pop().unwrap();
-        jb.push(0, ps[0].clone(), t0);
+        jb.push(0, ps[0].clone(), t0 + FRAME * 2);
         let s = jb.stats();
-        assert_eq!((s.duplicates, s.late), (1, 1), "{s:?}");
+        assert_eq!((s.duplicates, s.late, s.decoded), (1, 1, 2), "{s:?}");
     }
 
     #[test]
@@ -256,6 +256,7 @@ mod tests {
             jb.push(start.wrapping_add((i * FRAME_SAMPLES) as u32), p, t0 + FRAME * i as u32);
             jb.pop().unwrap();
         }
+        jb.pop().unwrap();
         let s = jb.stats();
         assert_eq!((s.decoded, s.concealed, s.late), (6, 0, 0), "{s:?}");
     }

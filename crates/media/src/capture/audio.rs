@@ -1,1 +1,0 @@
-//! Microphone and speaker through cpal.
