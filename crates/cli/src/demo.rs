@@ -29,7 +29,7 @@ pub struct DemoArgs {
     source: DemoSource,
     /// Display index for `--source screen`.
     #[arg(long, default_value_t = 0)]
-    display: usize,
+    display: u32,
     /// Seconds to record.
     #[arg(long, default_value_t = 5)]
     seconds: u64,

@@ -5,7 +5,7 @@
 //! time (a process-wide lock). Missing-display and unsupported-server cases run in child processes,
 //! so that a crash inside the capture library would fail the test instead of killing the runner.
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use colloque_media::capture::screen::{list_displays, DisplayInfo, ScreenCapture};
@@ -31,13 +31,29 @@ fn display_lock() -> MutexGuard<'static, ()> {
 }
 
 /// Connects to the test X server, failing with instructions when there is none.
+///
+/// The first call also opens a connection that stays open for the whole run: an X server whose last
+/// client leaves resets itself and drops connections meanwhile, which would make the tests flaky.
 fn x11() -> (RustConnection, usize) {
+    static KEEP_SERVER_UP: OnceLock<RustConnection> = OnceLock::new();
     let display = std::env::var("DISPLAY").unwrap_or_default();
     assert!(
         !display.is_empty(),
         "DISPLAY is not set: these tests need Xvfb. Run `eval \"$(scripts/test-env.sh)\"` first (`make test` does)"
     );
-    x11rb::connect(None).unwrap_or_else(|e| panic!("cannot connect to X display {display}: {e}"))
+    KEEP_SERVER_UP.get_or_init(|| connect_retrying(&display).0);
+    connect_retrying(&display)
+}
+
+fn connect_retrying(display: &str) -> (RustConnection, usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match x11rb::connect(Some(display)) {
+            Ok(connection) => return connection,
+            Err(e) if Instant::now() >= deadline => panic!("cannot connect to X display {display}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
 }
 
 /// A mapped, override-redirect (no window manager needed) window filled with one colour.

@@ -4,11 +4,13 @@
 //! checking it (a crash on servers without RandR 1.5), and it reads 32-bit little-endian pixels from a
 //! shared-memory segment whatever the server's depth, ignoring request errors. Everything it assumes
 //! is checked here first, over a separate pure-Rust connection.
+use std::io::ErrorKind;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
 use x11rb::connection::{Connection, RequestConnection};
+use x11rb::errors::ConnectError;
 use x11rb::protocol::randr::{self, ConnectionExt as _};
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageOrder, Window};
 use x11rb::rust_connection::RustConnection;
@@ -18,6 +20,9 @@ use crate::error::{CaptureError, Result};
 
 /// How often the monitor layout is re-checked while capturing.
 const LAYOUT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Attempts after a connection dropped during setup (server reset in progress).
+const CONNECT_RETRIES: u32 = 6;
 
 type Rect = (i16, i16, u16, u16);
 
@@ -36,9 +41,25 @@ fn connect() -> Result<RustConnection> {
             "there is no X11 display (DISPLAY is not set)"
         }));
     }
-    let (conn, _screen) = x11rb::connect(None)
-        .map_err(|e| unavailable(format!("cannot connect to the X11 display \"{display}\": {e}")))?;
-    Ok(conn)
+    // An X server that just lost its last client resets itself and drops the connections that arrive
+    // meanwhile (Xvfb without -noreset does this between test runs): retry those briefly.
+    let mut attempt = 0;
+    loop {
+        match x11rb::connect(None) {
+            Ok((conn, _screen)) => return Ok(conn),
+            Err(ConnectError::IoError(e))
+                if attempt < CONNECT_RETRIES
+                    && matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof) =>
+            {
+                attempt += 1;
+                debug!(attempt, error = %e, "X11 connection dropped during setup; retrying");
+                std::thread::sleep(Duration::from_millis(50) * attempt);
+            }
+            Err(e) => {
+                return Err(unavailable(format!("cannot connect to the X11 display \"{display}\": {e}")));
+            }
+        }
+    }
 }
 
 /// Checks everything scrap assumes about the server.
