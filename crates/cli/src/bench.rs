@@ -149,8 +149,29 @@ fn bench_h264_encode(
         let fps = format!("{}", config.max_fps);
         let raw_s = raw.to_string_lossy().into_owned();
         let user = ffmpeg_user_seconds(&[
-            "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", &size, "-r", &fps, "-i", &raw_s, "-c:v", "libx264",
-            "-preset", "ultrafast", "-tune", "zerolatency", "-threads", "1", "-b:v", &bitrate, "-f", "null", "-",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "yuv420p",
+            "-s",
+            &size,
+            "-r",
+            &fps,
+            "-i",
+            &raw_s,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-threads",
+            "1",
+            "-b:v",
+            &bitrate,
+            "-f",
+            "null",
+            "-",
         ])?;
         Some(("libx264", user * 1000.0 / input.len() as f64))
     } else {
@@ -210,12 +231,36 @@ fn ffmpeg_decode_ms(file: &Path, frames: usize) -> Result<f64> {
 }
 
 /// Encodes `input` to IVF with ffmpeg's libvpx (realtime settings, as browsers use) and returns its frames.
-fn vpx_stream(codec: &str, input_raw: &Path, size: &str, scratch: &Scratch) -> Result<(PathBuf, Vec<Vec<u8>>)> {
+fn vpx_stream(
+    codec: &str,
+    input_raw: &Path,
+    size: &str,
+    scratch: &Scratch,
+) -> Result<(PathBuf, Vec<Vec<u8>>)> {
     let out = scratch.path(&format!("{codec}.ivf"));
     let (raw, out_s) = (input_raw.to_string_lossy().into_owned(), out.to_string_lossy().into_owned());
     ffmpeg_user_seconds(&[
-        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", size, "-r", "30", "-i", &raw, "-c:v", codec, "-deadline",
-        "realtime", "-cpu-used", "8", "-b:v", "1500k", "-f", "ivf", &out_s,
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "yuv420p",
+        "-s",
+        size,
+        "-r",
+        "30",
+        "-i",
+        &raw,
+        "-c:v",
+        codec,
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-b:v",
+        "1500k",
+        "-f",
+        "ivf",
+        &out_s,
     ])?;
     let (_, frames) = read_ivf(std::fs::File::open(&out)?)?;
     Ok((out, frames.into_iter().map(|f| f.data).collect()))
@@ -234,10 +279,28 @@ pub fn media(args: &MediaArgs) -> Result<()> {
     println!("stage                              per frame (one thread)            | peer");
 
     let f720 = frames(1280, 720, n720)?;
-    let h264_720 = bench_h264_encode("H.264 encode 720p30 camera", H264Config::camera(1_500_000, 30.0), &f720, &scratch, ffmpeg)?;
+    let h264_720 = bench_h264_encode(
+        "H.264 encode 720p30 camera",
+        H264Config::camera(1_500_000, 30.0),
+        &f720,
+        &scratch,
+        ffmpeg,
+    )?;
     let f1080 = frames(1920, 1080, n1080)?;
-    bench_h264_encode("H.264 encode 1080p30 camera", H264Config::camera(3_000_000, 30.0), &f1080, &scratch, ffmpeg)?;
-    bench_h264_encode("H.264 encode 1080p15 screen", H264Config::screen(1_500_000, 15.0), &f1080, &scratch, ffmpeg)?;
+    bench_h264_encode(
+        "H.264 encode 1080p30 camera",
+        H264Config::camera(3_000_000, 30.0),
+        &f1080,
+        &scratch,
+        ffmpeg,
+    )?;
+    bench_h264_encode(
+        "H.264 encode 1080p15 screen",
+        H264Config::screen(1_500_000, 15.0),
+        &f1080,
+        &scratch,
+        ffmpeg,
+    )?;
     drop(f1080);
 
     let units = split_access_units(&h264_720);
@@ -248,26 +311,42 @@ pub fn media(args: &MediaArgs) -> Result<()> {
     if ffmpeg {
         let raw = scratch.path("input720.yuv");
         write_raw(&raw, &f720)?;
-        for (label, codec, ff) in [("VP8 decode 720p", VideoCodec::Vp8, "libvpx"), ("VP9 decode 720p", VideoCodec::Vp9, "libvpx-vp9")] {
+        for (label, codec, ff) in [
+            ("VP8 decode 720p", VideoCodec::Vp8, "libvpx"),
+            ("VP9 decode 720p", VideoCodec::Vp9, "libvpx-vp9"),
+        ] {
             let (file, units) = vpx_stream(ff, &raw, "1280x720", &scratch)?;
             let peer_ms = ffmpeg_decode_ms(&file, units.len())?;
             bench_decode(label, codec, &units, Some(("libavcodec", peer_ms)))?;
         }
     } else {
-        println!("VP8/VP9 decode 720p                skipped: needs ffmpeg's libvpx encoder to make the stream");
+        println!(
+            "VP8/VP9 decode 720p                skipped: needs ffmpeg's libvpx encoder to make the stream"
+        );
     }
 
     // Colour conversion and scaling.
-    let bgra: Vec<u8> = (0..1280 * 720).flat_map(|i: u32| [(i % 251) as u8, (i % 241) as u8, (i % 239) as u8, 255]).collect();
-    let t = Timings::measure(n720, |_| bgra_to_i420(&bgra, 1280 * 4, 1280, 720, Timestamp(0)).map(drop).map_err(Into::into))?;
+    let bgra: Vec<u8> =
+        (0..1280 * 720).flat_map(|i: u32| [(i % 251) as u8, (i % 241) as u8, (i % 239) as u8, 255]).collect();
+    let t = Timings::measure(n720, |_| {
+        bgra_to_i420(&bgra, 1280 * 4, 1280, 720, Timestamp(0)).map(drop).map_err(Into::into)
+    })?;
     line("BGRA→I420 720p", &t, None);
-    let bgra1080: Vec<u8> = (0..1920 * 1080).flat_map(|i: u32| [(i % 251) as u8, (i % 241) as u8, (i % 239) as u8, 255]).collect();
-    let t = Timings::measure(n720, |_| bgra_to_i420(&bgra1080, 1920 * 4, 1920, 1080, Timestamp(0)).map(drop).map_err(Into::into))?;
+    let bgra1080: Vec<u8> = (0..1920 * 1080)
+        .flat_map(|i: u32| [(i % 251) as u8, (i % 241) as u8, (i % 239) as u8, 255])
+        .collect();
+    let t = Timings::measure(n720, |_| {
+        bgra_to_i420(&bgra1080, 1920 * 4, 1920, 1080, Timestamp(0)).map(drop).map_err(Into::into)
+    })?;
     line("BGRA→I420 1080p", &t, None);
     let mut scaler = Scaler::new();
-    let t = Timings::measure(n720, |i| scaler.scale(&f720[i % f720.len()], 640, 360).map(drop).map_err(Into::into))?;
+    let t = Timings::measure(n720, |i| {
+        scaler.scale(&f720[i % f720.len()], 640, 360).map(drop).map_err(Into::into)
+    })?;
     line("I420 scale 720p→360p", &t, None);
-    let t = Timings::measure(n720, |i| scaler.scale(&f720[i % f720.len()], 320, 180).map(drop).map_err(Into::into))?;
+    let t = Timings::measure(n720, |i| {
+        scaler.scale(&f720[i % f720.len()], 320, 180).map(drop).map_err(Into::into)
+    })?;
     line("I420 scale 720p→180p", &t, None);
 
     // Audio.

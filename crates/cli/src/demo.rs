@@ -57,7 +57,10 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         ),
     };
     let info = source.info();
-    println!("{}", serde_json::json!({"event": "capturing", "source": info.name, "width": info.width, "height": info.height, "fps": args.fps}));
+    println!(
+        "{}",
+        serde_json::json!({"event": "capturing", "source": info.name, "width": info.width, "height": info.height, "fps": args.fps})
+    );
     let mut encoder = H264Encoder::new(config)?;
     let mut decoder = H264Decoder::new()?;
     let mut out = std::io::BufWriter::new(

@@ -55,7 +55,13 @@ fn into_i420(
 }
 
 /// BGRA (as X11/scrap and Windows capture deliver) to I420. `stride` is in bytes.
-pub fn bgra_to_i420(bgra: &[u8], stride: usize, width: u32, height: u32, ts: Timestamp) -> Result<VideoFrame> {
+pub fn bgra_to_i420(
+    bgra: &[u8],
+    stride: usize,
+    width: u32,
+    height: u32,
+    ts: Timestamp,
+) -> Result<VideoFrame> {
     check_packed(bgra, stride, width, height, 4, "BGRA")?;
     into_i420(width, height, ts, |p| {
         yuvutils_rs::bgra_to_yuv420(p, bgra, stride as u32, RANGE, MATRIX, YuvConversionMode::Balanced)
@@ -71,7 +77,13 @@ pub fn rgb_to_i420(rgb: &[u8], stride: usize, width: u32, height: u32, ts: Times
 }
 
 /// Packed YUYV 4:2:2 (the usual uncompressed webcam format) to I420. `stride` is in bytes.
-pub fn yuyv_to_i420(yuyv: &[u8], stride: usize, width: u32, height: u32, ts: Timestamp) -> Result<VideoFrame> {
+pub fn yuyv_to_i420(
+    yuyv: &[u8],
+    stride: usize,
+    width: u32,
+    height: u32,
+    ts: Timestamp,
+) -> Result<VideoFrame> {
     check_packed(yuyv, stride, width.div_ceil(2) * 2, height, 2, "YUYV")?;
     let packed = YuvPackedImage { yuy: yuyv, yuy_stride: stride as u32, width, height };
     into_i420(width, height, ts, |p| yuvutils_rs::yuyv422_to_yuv420(p, &packed))

@@ -31,7 +31,7 @@ impl Timestamp {
     }
 
     /// This timestamp moved forward by `d`.
-    pub fn add(self, d: Duration) -> Self {
+    pub fn after(self, d: Duration) -> Self {
         Self(self.0.saturating_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)))
     }
 }
@@ -106,7 +106,11 @@ impl VideoFrame {
         let fits = |plane: &[u8], stride: usize, pw: usize, ph: usize| {
             stride >= pw && ph > 0 && plane.len() >= stride * (ph - 1) + pw
         };
-        if w == 0 || h == 0 || !fits(y, y_stride, w, h) || !fits(u, u_stride, cw, ch) || !fits(v, v_stride, cw, ch)
+        if w == 0
+            || h == 0
+            || !fits(y, y_stride, w, h)
+            || !fits(u, u_stride, cw, ch)
+            || !fits(v, v_stride, cw, ch)
         {
             return Err(Error::InvalidFrame(format!("planes too small for {width}x{height}")));
         }

@@ -1,6 +1,8 @@
 //! Echo cancellation on a simulated echo path: the far end's speech comes back into the microphone delayed,
 //! attenuated and coloured. After convergence the echo must drop by at least 20 dB (ERLE), while the local
 //! talker's speech goes through.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use colloque_media::audio::processing::{VoiceProcessingConfig, VoiceProcessor, BLOCK_SAMPLES};
 use colloque_media::synthetic::speech_like;
 
@@ -12,9 +14,7 @@ fn echo_path(far: &[f32]) -> Vec<f32> {
     let taps = [(0usize, 1.0f32), (48 * 3, 0.35), (48 * 7, -0.2), (48 * 13, 0.1)];
     (0..far.len())
         .map(|i| {
-            taps.iter()
-                .filter_map(|&(d, g)| i.checked_sub(ECHO_DELAY + d).map(|j| far[j] * g))
-                .sum::<f32>()
+            taps.iter().filter_map(|&(d, g)| i.checked_sub(ECHO_DELAY + d).map(|j| far[j] * g)).sum::<f32>()
                 * ECHO_GAIN
         })
         .collect()
@@ -32,7 +32,12 @@ fn correlation(a: &[f32], b: &[f32]) -> f64 {
 #[test]
 fn echo_is_removed_and_near_end_speech_is_kept() {
     // AEC alone, so the figures are about echo removal rather than gain control.
-    let mut apm = VoiceProcessor::new(VoiceProcessingConfig { noise_suppression: false, gain_control: false, initial_delay_ms: None }).unwrap();
+    let mut apm = VoiceProcessor::new(VoiceProcessingConfig {
+        noise_suppression: false,
+        gain_control: false,
+        initial_delay_ms: None,
+    })
+    .unwrap();
     let seconds = 14.0;
     let far = speech_like(seconds, 1);
     let echo = echo_path(&far);
@@ -50,7 +55,9 @@ fn echo_is_removed_and_near_end_speech_is_kept() {
     let _ = echo;
 
     let mut out = vec![0.0f32; n];
-    for (k, (far_block, mic_block)) in far_played.chunks_exact(BLOCK_SAMPLES).zip(mic.chunks_exact(BLOCK_SAMPLES)).enumerate() {
+    for (k, (far_block, mic_block)) in
+        far_played.chunks_exact(BLOCK_SAMPLES).zip(mic.chunks_exact(BLOCK_SAMPLES)).enumerate()
+    {
         apm.analyze_render(far_block).unwrap();
         let range = k * BLOCK_SAMPLES..(k + 1) * BLOCK_SAMPLES;
         apm.process_capture(mic_block, &mut out[range]).unwrap();
@@ -62,7 +69,12 @@ fn echo_is_removed_and_near_end_speech_is_kept() {
     // Near end alone: its speech must come through (allow for the processor's block delay).
     let near_ref: Vec<f32> = near_talk[double_start..n].iter().map(|x| x * 0.5).collect();
     let best = (0..=4)
-        .map(|d| correlation(&near_ref[..near_ref.len() - 4 * BLOCK_SAMPLES], &out[double_start + d * BLOCK_SAMPLES..n - (4 - d) * BLOCK_SAMPLES]))
+        .map(|d| {
+            correlation(
+                &near_ref[..near_ref.len() - 4 * BLOCK_SAMPLES],
+                &out[double_start + d * BLOCK_SAMPLES..n - (4 - d) * BLOCK_SAMPLES],
+            )
+        })
         .fold(f64::MIN, f64::max);
     let kept = 10.0 * (energy(&out[double_start..]) / energy(&near_ref)).log10();
     println!("ERLE {erle:.1} dB after convergence; near-end speech correlation {best:.3}, level change {kept:.1} dB");

@@ -1,5 +1,7 @@
 //! H.264 round trip on synthetic camera and screen content: quality, bitrate accuracy, keyframes on request,
 //! bitrate changes while running.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use colloque_media::codec::h264::{H264Config, H264Decoder, H264Encoder};
 use colloque_media::codec::VideoDecoder;
 use colloque_media::synthetic::{read_stamp, PatternGenerator};
@@ -38,7 +40,8 @@ fn run(
         if encoded.keyframe {
             out.keyframes.push(i);
         }
-        let decoded = decoder.decode(&encoded.data, encoded.timestamp).unwrap().expect("one picture per frame");
+        let decoded =
+            decoder.decode(&encoded.data, encoded.timestamp).unwrap().expect("one picture per frame");
         assert_eq!((decoded.width(), decoded.height()), (source.width(), source.height()));
         // The picture that came out is the one that went in: its stamp reads back.
         let stamp = read_stamp(&decoded).expect("pattern stamp readable after H.264");
@@ -114,7 +117,11 @@ fn screen_content_1080p_holds_its_bitrate_with_frame_skipping() {
     }
     let rate = bytes as f64 * 8.0 / (frames as f64 / 15.0) / 1000.0;
     let mean = psnr.iter().sum::<f64>() / psnr.len().max(1) as f64;
-    println!("1080p screen: {rate:.0} kbps for {} target, {} decoded frames, PSNR {mean:.1} dB", target / 1000, psnr.len());
+    println!(
+        "1080p screen: {rate:.0} kbps for {} target, {} decoded frames, PSNR {mean:.1} dB",
+        target / 1000,
+        psnr.len()
+    );
     assert!(rate <= 1.2 * f64::from(target) / 1000.0, "{rate:.0} kbps");
     assert!(mean >= 32.0, "{mean:.1} dB");
 }

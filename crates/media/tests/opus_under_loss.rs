@@ -1,5 +1,7 @@
 //! Speech-like audio through Opus (FEC on), 10 % random packet loss and jitter, and the jitter buffer: the
 //! output must stay close to what a lossless path gives, and FEC must do better than concealment alone.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::time::{Duration, Instant};
 
 use colloque_media::audio::jitter::JitterBuffer;
@@ -28,19 +30,26 @@ fn correlation(a: &[f32], b: &[f32]) -> f64 {
 fn snr_db(reference: &[f32], test: &[f32]) -> f64 {
     let n = reference.len().min(test.len());
     let signal: f64 = reference[..n].iter().map(|&x| f64::from(x).powi(2)).sum();
-    let noise: f64 = reference[..n].iter().zip(&test[..n]).map(|(&r, &t)| (f64::from(r) - f64::from(t)).powi(2)).sum();
+    let noise: f64 =
+        reference[..n].iter().zip(&test[..n]).map(|(&r, &t)| (f64::from(r) - f64::from(t)).powi(2)).sum();
     10.0 * (signal / noise.max(1e-12)).log10()
 }
 
 fn encode(speech: &[f32], fec: bool) -> Vec<Vec<u8>> {
     // DTX off so that every 20 ms slot has a packet and loss is the only gap.
-    let mut enc = OpusEncoder::new(OpusConfig { fec, dtx: false, expected_loss_percent: 10, ..Default::default() }).unwrap();
+    let mut enc =
+        OpusEncoder::new(OpusConfig { fec, dtx: false, expected_loss_percent: 10, ..Default::default() })
+            .unwrap();
     speech.chunks_exact(FRAME_SAMPLES).map(|f| enc.encode(f).unwrap()).collect()
 }
 
 /// Plays `packets` through a jitter buffer with the given loss pattern and per-packet delay jitter.
 /// Returns the played audio aligned to the packets (buffering delay removed) and the buffer's stats.
-fn play(packets: &[Vec<u8>], lost: &[bool], jitter_ms: &[u64]) -> (Vec<f32>, colloque_media::audio::jitter::JitterStats) {
+fn play(
+    packets: &[Vec<u8>],
+    lost: &[bool],
+    jitter_ms: &[u64],
+) -> (Vec<f32>, colloque_media::audio::jitter::JitterStats) {
     let mut jb = JitterBuffer::new(1).unwrap();
     let t0 = Instant::now();
     let frame = Duration::from_millis(20);

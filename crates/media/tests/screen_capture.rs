@@ -4,6 +4,8 @@
 //! capture through `ScreenCapture`, and check the pixels. They share one display, so they run one at a
 //! time (a process-wide lock). Missing-display and unsupported-server cases run in child processes,
 //! so that a crash inside the capture library would fail the test instead of killing the runner.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -14,8 +16,7 @@ use colloque_media::error::CaptureError;
 use colloque_media::{Error, VideoFrame, VideoSource};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
-    ChangeWindowAttributesAux, ConfigureWindowAux, ConnectionExt as _, CreateWindowAux, MapState,
-    WindowClass,
+    ChangeWindowAttributesAux, ConfigureWindowAux, ConnectionExt as _, CreateWindowAux, MapState, WindowClass,
 };
 use x11rb::rust_connection::RustConnection;
 
@@ -160,7 +161,11 @@ fn assert_colour_at(img: &Rgba, rgb: u32, (x, y, w, h): (usize, usize, usize, us
     // Inside, away from the edges where chroma subsampling blends colours: all of it.
     for py in (y + slack..y + h - slack).step_by(3) {
         for px in (x + slack..x + w - slack).step_by(3) {
-            assert!(close(img.pixel(px, py), rgb), "pixel ({px},{py}) = {:?}, expected {rgb:06x}", img.pixel(px, py));
+            assert!(
+                close(img.pixel(px, py), rgb),
+                "pixel ({px},{py}) = {:?}, expected {rgb:06x}",
+                img.pixel(px, py)
+            );
         }
     }
     // Nowhere else: the bounding box of that colour is the window's rectangle.
@@ -168,12 +173,18 @@ fn assert_colour_at(img: &Rgba, rgb: u32, (x, y, w, h): (usize, usize, usize, us
     let expected = (x, y, x + w - 1, y + h - 1);
     let near = |a: usize, b: usize| a.abs_diff(b) <= slack;
     assert!(
-        near(bbox.0, expected.0) && near(bbox.1, expected.1) && near(bbox.2, expected.2) && near(bbox.3, expected.3),
+        near(bbox.0, expected.0)
+            && near(bbox.1, expected.1)
+            && near(bbox.2, expected.2)
+            && near(bbox.3, expected.3),
         "colour {rgb:06x} covers {bbox:?}, expected {expected:?}"
     );
     let area = w * h;
     let margin = 2 * slack * (w + h) + 4;
-    assert!(count.abs_diff(area) <= margin, "colour {rgb:06x} covers {count} pixels, expected {area} ± {margin}");
+    assert!(
+        count.abs_diff(area) <= margin,
+        "colour {rgb:06x} covers {count} pixels, expected {area} ± {margin}"
+    );
 }
 
 fn screen_size(conn: &RustConnection, screen: usize) -> (u32, u32) {
@@ -263,7 +274,11 @@ fn long_capture_keeps_valid_frames_rising_timestamps_and_flat_memory() {
         assert_eq!((frame.width(), frame.height()), (info.width, info.height), "frame {i}");
         assert_eq!(frame.data().len(), VideoFrame::buffer_len(info.width, info.height), "frame {i}");
         if let Some(previous) = last_ts {
-            assert!(frame.timestamp > previous, "frame {i}: timestamp {:?} after {previous:?}", frame.timestamp);
+            assert!(
+                frame.timestamp > previous,
+                "frame {i}: timestamp {:?} after {previous:?}",
+                frame.timestamp
+            );
         }
         last_ts = Some(frame.timestamp);
         if i == 1 || i == 150 {
@@ -295,7 +310,12 @@ fn long_capture_keeps_valid_frames_rising_timestamps_and_flat_memory() {
         capture.next_frame().unwrap();
         spent += t.elapsed();
     }
-    eprintln!("grab + BGRA→I420 of {}x{}: {:.2} ms per frame", info.width, info.height, spent.as_secs_f64() * 50.0);
+    eprintln!(
+        "grab + BGRA→I420 of {}x{}: {:.2} ms per frame",
+        info.width,
+        info.height,
+        spent.as_secs_f64() * 50.0
+    );
 }
 
 #[test]
@@ -376,7 +396,9 @@ impl PrivateXvfb {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start Xvfb (is it installed? scripts/setup-system.sh test): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("cannot start Xvfb (is it installed? scripts/setup-system.sh test): {e}")
+            });
         let server = Self { child, display };
         let deadline = Instant::now() + Duration::from_secs(10);
         while x11rb::connect(Some(&server.display)).is_err() {

@@ -1,5 +1,7 @@
 //! VP8 and VP9 decoding of reference streams made by libvpx's own encoder (vpxenc) from the synthetic
 //! pattern (see fixtures/make-fixtures.sh): every frame decodes, in order, and matches the source picture.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(feature = "vpx")]
 
 use colloque_media::codec::{video_decoder, VideoCodec};

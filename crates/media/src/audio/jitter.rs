@@ -182,8 +182,11 @@ impl JitterBuffer {
             (self.decoder.conceal(FRAME_SAMPLES)?, true)
         };
         let run = if concealed { concealed_run + 1 } else { 0 };
-        self.state =
-            if run >= MAX_CONCEAL { State::Buffering } else { State::Playing { next: next + 1, concealed_run: run } };
+        self.state = if run >= MAX_CONCEAL {
+            State::Buffering
+        } else {
+            State::Playing { next: next + 1, concealed_run: run }
+        };
         let mut pcm = pcm;
         pcm.resize(FRAME_SAMPLES * channels, 0.0);
         Ok(pcm)

@@ -174,13 +174,7 @@ impl ScreenCapture {
         };
         let crop = (display.width & !1, display.height & !1);
         let name = display.name.as_str();
-        info!(
-            name,
-            width = crop.0,
-            height = crop.1,
-            fps,
-            "screen capture opened"
-        );
+        info!(name, width = crop.0, height = crop.1, fps, "screen capture opened");
         Ok(Self {
             display,
             fps,
@@ -232,12 +226,14 @@ impl ScreenCapture {
     fn advance_tick(&mut self) {
         let Some(start) = self.start else { return };
         let elapsed = start.elapsed();
-        let passed = u64::try_from(elapsed.as_nanos() * u128::from(self.fps) / 1_000_000_000).unwrap_or(u64::MAX);
+        let passed =
+            u64::try_from(elapsed.as_nanos() * u128::from(self.fps) / 1_000_000_000).unwrap_or(u64::MAX);
         self.next_tick = (self.next_tick + 1).max(passed.saturating_add(1));
     }
 
     fn request_frame(&mut self) -> Result<VideoFrame> {
-        let requests = self.requests.as_ref().ok_or_else(|| stopped("the capture thread is not answering"))?;
+        let requests =
+            self.requests.as_ref().ok_or_else(|| stopped("the capture thread is not answering"))?;
         let patience = Duration::from_secs(1) / self.fps / 2;
         requests
             .send(Request { width: self.out.0, height: self.out.1, patience })
@@ -257,7 +253,12 @@ impl ScreenCapture {
 
 impl VideoSource for ScreenCapture {
     fn info(&self) -> VideoSourceInfo {
-        VideoSourceInfo { name: self.display.name.clone(), width: self.out.0, height: self.out.1, fps: self.fps }
+        VideoSourceInfo {
+            name: self.display.name.clone(),
+            width: self.out.0,
+            height: self.out.1,
+            fps: self.fps,
+        }
     }
 
     fn next_frame(&mut self) -> Result<VideoFrame> {

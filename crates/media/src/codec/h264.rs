@@ -164,7 +164,8 @@ impl H264Encoder {
         }
         let bitrate = i32::try_from(bitrate_bps).map_err(config_error)?;
         // Raise the ceiling first when going up, so the target is never above it.
-        let mut max = openh264_sys2::SBitrateInfo { iLayer: openh264_sys2::SPATIAL_LAYER_ALL, iBitrate: bitrate };
+        let mut max =
+            openh264_sys2::SBitrateInfo { iLayer: openh264_sys2::SPATIAL_LAYER_ALL, iBitrate: bitrate };
         let mut target =
             openh264_sys2::SBitrateInfo { iLayer: openh264_sys2::SPATIAL_LAYER_ALL, iBitrate: bitrate };
         // SAFETY: the encoder is initialised (created in `new`), and both options take an SBitrateInfo that
@@ -176,7 +177,10 @@ impl H264Encoder {
             (rc_max, rc_target)
         };
         if rc_max != 0 || rc_target != 0 {
-            return Err(config_error(format!("OpenH264 refused bitrate {bitrate_bps} ({rc_max}/{rc_target})")).into());
+            return Err(config_error(format!(
+                "OpenH264 refused bitrate {bitrate_bps} ({rc_max}/{rc_target})"
+            ))
+            .into());
         }
         self.config.bitrate_bps = bitrate_bps;
         Ok(())
@@ -195,7 +199,9 @@ impl H264Encoder {
         let mut value = fps;
         // SAFETY: as in `set_bitrate`; the option takes a float.
         let rc = unsafe {
-            self.encoder.raw_api().set_option(openh264_sys2::ENCODER_OPTION_FRAME_RATE, (&raw mut value).cast())
+            self.encoder
+                .raw_api()
+                .set_option(openh264_sys2::ENCODER_OPTION_FRAME_RATE, (&raw mut value).cast())
         };
         if rc != 0 {
             return Err(config_error(format!("OpenH264 refused frame rate {fps} ({rc})")).into());

@@ -130,7 +130,11 @@ impl OpusDecoder {
         let decoder = Decoder::new(SAMPLE_RATE, channels(channels_out)?)
             .map_err(|e| CodecError::Config { codec: CODEC, reason: e.to_string() })?;
         // Room for the longest packet Opus allows (120 ms).
-        Ok(Self { decoder, channels: channels_out, pcm: vec![0.0; 6 * FRAME_SAMPLES * usize::from(channels_out)] })
+        Ok(Self {
+            decoder,
+            channels: channels_out,
+            pcm: vec![0.0; 6 * FRAME_SAMPLES * usize::from(channels_out)],
+        })
     }
 
     /// Channel count of the output.
@@ -140,7 +144,9 @@ impl OpusDecoder {
 
     fn run(&mut self, packet: &[u8], fec: bool, frames: usize) -> Result<Vec<f32>> {
         if packet.len() > MAX_PACKET {
-            return Err(CodecError::Decode { codec: CODEC, reason: format!("{}-byte packet", packet.len()) }.into());
+            return Err(
+                CodecError::Decode { codec: CODEC, reason: format!("{}-byte packet", packet.len()) }.into()
+            );
         }
         let ch = usize::from(self.channels);
         let out = &mut self.pcm[..frames * ch];

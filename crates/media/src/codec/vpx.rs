@@ -61,7 +61,9 @@ impl VpxDecoder {
             ffi::vpx_codec_dec_init_ver(&mut *ctx, iface, &cfg, 0, ffi::VPX_DECODER_ABI_VERSION as i32)
         };
         if rc != ffi::VPX_CODEC_OK {
-            return Err(CodecError::Config { codec: codec.name(), reason: format!("init failed: {rc:?}") }.into());
+            return Err(
+                CodecError::Config { codec: codec.name(), reason: format!("init failed: {rc:?}") }.into()
+            );
         }
         Ok(Self { ctx, codec })
     }
@@ -71,7 +73,11 @@ impl VpxDecoder {
         unsafe {
             let msg = ffi::vpx_codec_error(&mut *self.ctx);
             let detail = ffi::vpx_codec_error_detail(&mut *self.ctx);
-            let mut text = if msg.is_null() { String::new() } else { CStr::from_ptr(msg).to_string_lossy().into_owned() };
+            let mut text = if msg.is_null() {
+                String::new()
+            } else {
+                CStr::from_ptr(msg).to_string_lossy().into_owned()
+            };
             if !detail.is_null() {
                 text.push_str(": ");
                 text.push_str(&CStr::from_ptr(detail).to_string_lossy());
@@ -106,13 +112,17 @@ impl VideoDecoder for VpxDecoder {
             // SAFETY: libvpx returned a valid image that stays alive until the next decode call.
             let img = unsafe { &*img };
             if img.fmt != ffi::vpx_img_fmt::VPX_IMG_FMT_I420 {
-                return Err(CodecError::Decode { codec: name, reason: format!("unsupported pixel format {:?}", img.fmt) }
-                    .into());
+                return Err(CodecError::Decode {
+                    codec: name,
+                    reason: format!("unsupported pixel format {:?}", img.fmt),
+                }
+                .into());
             }
             let (w, h) = (img.d_w, img.d_h);
             let (cw, ch) = ((w as usize).div_ceil(2), (h as usize).div_ceil(2));
-            let strides = [img.stride[0], img.stride[1], img.stride[2]].map(|s| usize::try_from(s).unwrap_or(0));
-            if strides.iter().any(|&s| s == 0) || img.planes[..3].iter().any(|p| p.is_null()) {
+            let strides =
+                [img.stride[0], img.stride[1], img.stride[2]].map(|s| usize::try_from(s).unwrap_or(0));
+            if strides.contains(&0) || img.planes[..3].iter().any(|p| p.is_null()) {
                 return Err(CodecError::Decode { codec: name, reason: "image without planes".into() }.into());
             }
             // SAFETY: each plane holds `stride × rows` bytes for the displayed size (libvpx allocates the
@@ -124,7 +134,8 @@ impl VideoDecoder for VpxDecoder {
                     std::slice::from_raw_parts(img.planes[2], strides[2] * (ch - 1) + cw),
                 )
             };
-            latest = Some(VideoFrame::from_planes(w, h, y, strides[0], u, strides[1], v, strides[2], timestamp)?);
+            latest =
+                Some(VideoFrame::from_planes(w, h, y, strides[0], u, strides[1], v, strides[2], timestamp)?);
         }
         Ok(latest)
     }
@@ -148,7 +159,8 @@ mod tests {
         for codec in [VpxCodec::Vp8, VpxCodec::Vp9] {
             let mut decoder = VpxDecoder::new(codec).unwrap();
             assert!(decoder.decode(&[], Timestamp(0)).is_err());
-            let result = decoder.decode(&[0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x11, 0x22], Timestamp(0));
+            let result =
+                decoder.decode(&[0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x11, 0x22], Timestamp(0));
             assert!(!matches!(result, Ok(Some(_))), "{codec:?} decoded garbage");
         }
     }

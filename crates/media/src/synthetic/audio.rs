@@ -124,7 +124,8 @@ pub fn speech_like(seconds: f32, seed: u32) -> Vec<f32> {
             if fk > 7000.0 {
                 break;
             }
-            let g = 1.0 / (1.0 + ((fk - formant1) / 200.0).powi(2)) + 0.6 / (1.0 + ((fk - formant2) / 300.0).powi(2));
+            let g = 1.0 / (1.0 + ((fk - formant1) / 200.0).powi(2))
+                + 0.6 / (1.0 + ((fk - formant2) / 300.0).powi(2));
             v += g * (k as f32 * phase).sin() / k as f32;
         }
         // Syllable envelope (~4 Hz) and a pause of 0.4 s every 2.5 s.

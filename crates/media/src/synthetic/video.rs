@@ -69,7 +69,9 @@ impl PatternGenerator {
     /// A generator for `width × height` frames; the width must be at least 64 and both even.
     pub fn new(width: u32, height: u32) -> Result<Self> {
         if width < 64 || height < 32 || width % 2 != 0 || height % 2 != 0 {
-            return Err(Error::InvalidFrame(format!("pattern needs an even size of at least 64x32, got {width}x{height}")));
+            return Err(Error::InvalidFrame(format!(
+                "pattern needs an even size of at least 64x32, got {width}x{height}"
+            )));
         }
         let sine = (0..256).map(|i| (i as f32 / 256.0 * std::f32::consts::TAU).sin()).collect();
         Ok(Self { width, height, sine })
@@ -102,9 +104,12 @@ impl PatternGenerator {
                 *px = (r + c).clamp(16.0, 235.0) as u8;
             }
         }
-        let ucol: Vec<f32> = (0..cw).map(|x| 40.0 * self.sin(x as f32 / cw as f32 * 0.7 + t / 300.0)).collect();
-        let vrow: Vec<f32> = (0..ch).map(|y| 40.0 * self.sin(y as f32 / ch as f32 * 0.8 + t / 250.0)).collect();
-        for (y, (uline, vline)) in u_plane.chunks_exact_mut(cw).zip(v_plane.chunks_exact_mut(cw)).enumerate() {
+        let ucol: Vec<f32> =
+            (0..cw).map(|x| 40.0 * self.sin(x as f32 / cw as f32 * 0.7 + t / 300.0)).collect();
+        let vrow: Vec<f32> =
+            (0..ch).map(|y| 40.0 * self.sin(y as f32 / ch as f32 * 0.8 + t / 250.0)).collect();
+        for (y, (uline, vline)) in u_plane.chunks_exact_mut(cw).zip(v_plane.chunks_exact_mut(cw)).enumerate()
+        {
             for (x, (u, v)) in uline.iter_mut().zip(vline.iter_mut()).enumerate() {
                 *u = (128.0 + ucol[x]) as u8;
                 *v = (128.0 + vrow[y] - ucol[x] * 0.3) as u8;
@@ -213,7 +218,13 @@ impl SyntheticVideo {
         if fps == 0 || fps > 240 {
             return Err(Error::InvalidFrame(format!("frame rate {fps} out of range 1..=240")));
         }
-        Ok(Self { generator: PatternGenerator::new(width, height)?, fps, counter: 0, started: None, paced: true })
+        Ok(Self {
+            generator: PatternGenerator::new(width, height)?,
+            fps,
+            counter: 0,
+            started: None,
+            paced: true,
+        })
     }
 
     /// Produces frames as fast as they are asked for (benchmarks, offline encodes).

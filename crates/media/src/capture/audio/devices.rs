@@ -173,6 +173,11 @@ pub(crate) fn find_device(
     }
 }
 
+/// The backend id of a device (PulseAudio: the sink or source name).
+pub(crate) fn device_id(device: &cpal::Device) -> Option<String> {
+    device.id().ok().map(|id| id.id().to_owned())
+}
+
 /// A stream configuration the device accepts and the sample format to request.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ChosenConfig {

@@ -1,7 +1,7 @@
 //! Microphone capture: a cpal input stream feeding a bounded channel, converted to 48 kHz
 //! 10 ms [`AudioFrame`]s.
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +9,7 @@ use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{FromSample, Sample, SizedSample};
 
 use super::devices::{self, with_sample_type, AudioStreamOptions, DeviceKind};
+use super::presence::PresenceWatch;
 use crate::audio::resample::Resampler;
 use crate::error::{CaptureError, Result};
 use crate::frame::{AudioFrame, Timestamp, SAMPLE_RATE};
@@ -24,6 +25,11 @@ const QUEUE_BLOCKS: usize = 64;
 const QUEUE_MS: usize = 1_000;
 /// `next_frame` reports the device as stopped after this long without data.
 const SILENCE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Timestamps follow the sample count and are nudged towards the measured capture time by this
+/// fraction of the difference per frame...
+const CLOCK_SLEW: i64 = 32;
+/// ...unless they differ by more than this (audio was dropped, or the device clock jumped).
+const CLOCK_RESYNC_US: i64 = 40_000;
 /// How often a waiting `next_frame` checks for stream errors.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -43,6 +49,7 @@ struct Block {
 /// dropped and counted ([`dropped_samples`](Self::dropped_samples)).
 pub struct Microphone {
     name: String,
+    device_id: String,
     device_rate: u32,
     channels: u16,
     blocks: Receiver<Block>,
@@ -55,9 +62,13 @@ pub struct Microphone {
     resampler: Resampler,
     /// Wall-clock time of the last sample pushed into the resampler.
     last_end: Option<Timestamp>,
+    /// Timestamp of the previous frame.
+    last_timestamp: Option<Timestamp>,
     /// Set once the stream died; every later `next_frame` fails with it.
     stopped: Option<String>,
     stream: cpal::Stream,
+    /// Reports the removal of an explicitly chosen device (PulseAudio would move the stream).
+    _presence: Option<PresenceWatch>,
 }
 
 impl std::fmt::Debug for Microphone {
@@ -76,8 +87,10 @@ impl Microphone {
     /// Opens a capture device by id or name (see [`super::list_input_devices`]), or the system's
     /// default one for `None`, and starts capturing.
     ///
-    /// `None` resolves the default when called; if the default changes later (see
-    /// [`super::DeviceWatcher`]), open the microphone again to follow it.
+    /// `None` resolves the default when called. If that device is removed, PulseAudio moves the
+    /// stream to the new default and capture goes on; if the default merely changes (see
+    /// [`super::DeviceWatcher`]), open the microphone again to follow it. A device chosen by name
+    /// that is removed ends the capture: `next_frame` fails with [`CaptureError::Stopped`].
     pub fn open(device: Option<&str>) -> Result<Self> {
         Self::open_with(device, AudioStreamOptions::default())
     }
@@ -85,7 +98,9 @@ impl Microphone {
     /// Like [`open`](Self::open), with the device-side rate and channel count forced.
     pub fn open_with(device: Option<&str>, options: AudioStreamOptions) -> Result<Self> {
         let host = devices::open_host(DeviceKind::Input)?;
+        let requested = device.is_some();
         let (device, label) = devices::find_device(&host, DeviceKind::Input, device)?;
+        let device_id = devices::device_id(&device).unwrap_or_else(|| label.clone());
         let chosen = devices::choose_config(&device, DeviceKind::Input, &label, options, PERIOD_MS)?;
         let (rate, channels) = (chosen.config.sample_rate, chosen.config.channels);
         let open_failed =
@@ -101,11 +116,17 @@ impl Microphone {
             other => other,
         }
         .map_err(|e| open_failed(format!("cannot start capture: {e}")))?;
-        let Started { stream, blocks, recycle, errors, queued, dropped } = started;
+        let Started { stream, blocks, recycle, errors, error_tx, queued, dropped } = started;
+        let presence = if requested {
+            PresenceWatch::spawn(DeviceKind::Input, device_id.clone(), error_tx)
+        } else {
+            None
+        };
         tracing::info!(device = %label, rate, channels, format = %chosen.format, buffer = ?chosen.config.buffer_size, "microphone opened");
 
         Ok(Self {
             name: label,
+            device_id,
             device_rate: rate,
             channels,
             blocks,
@@ -116,14 +137,21 @@ impl Microphone {
             dropped_reported: 0,
             resampler: Resampler::new(rate, channels)?,
             last_end: None,
+            last_timestamp: None,
             stopped: None,
             stream,
+            _presence: presence,
         })
     }
 
     /// The id or name the device was opened with (the resolved id for the default device).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The backend id of the device in use (PulseAudio: the source name).
+    pub fn device_id(&self) -> &str {
+        &self.device_id
     }
 
     /// The rate the device delivers before conversion to 48 kHz.
@@ -168,6 +196,29 @@ impl Microphone {
         result
     }
 
+    /// The capture time of a frame `lag` before the newest sample: follows the sample clock
+    /// (exactly 10 ms apart) and slews slowly towards the measured time, which jitters with the
+    /// scheduling of the audio callback.
+    fn frame_timestamp(&mut self, lag: Duration) -> Timestamp {
+        let end = self.last_end.unwrap_or_else(Timestamp::now);
+        let measured = end.as_micros().saturating_sub(lag.as_micros() as u64);
+        let step = 1_000_000 * FRAME_SAMPLES as u64 / u64::from(SAMPLE_RATE);
+        let timestamp = match self.last_timestamp {
+            None => measured,
+            Some(previous) => {
+                let expected = previous.as_micros() + step;
+                let diff = measured as i64 - expected as i64;
+                if diff.abs() > CLOCK_RESYNC_US {
+                    measured.max(previous.as_micros() + 1)
+                } else {
+                    expected.saturating_add_signed(diff / CLOCK_SLEW)
+                }
+            }
+        };
+        self.last_timestamp = Some(Timestamp(timestamp));
+        Timestamp(timestamp)
+    }
+
     fn stopped_error(reason: &str) -> crate::Error {
         CaptureError::Stopped { kind: KIND, reason: reason.to_owned() }.into()
     }
@@ -185,9 +236,8 @@ impl AudioSource for Microphone {
         loop {
             let buffered = self.resampler.available_frames() + self.resampler.latency_frames();
             if let Some(samples) = self.resampler.pop_frame(FRAME_SAMPLES) {
-                let end = self.last_end.unwrap_or_else(Timestamp::now);
                 let lag = Duration::from_micros(buffered as u64 * 1_000_000 / u64::from(SAMPLE_RATE));
-                let timestamp = Timestamp(end.as_micros().saturating_sub(lag.as_micros() as u64));
+                let timestamp = self.frame_timestamp(lag);
                 return Ok(AudioFrame { samples, channels: self.channels, timestamp });
             }
             self.poll_errors();
@@ -281,6 +331,8 @@ struct Started {
     blocks: Receiver<Block>,
     recycle: SyncSender<Vec<f32>>,
     errors: Receiver<cpal::Error>,
+    /// Another way into `errors`, for the presence check.
+    error_tx: Sender<cpal::Error>,
     queued: Arc<AtomicUsize>,
     dropped: Arc<AtomicU64>,
 }
@@ -302,13 +354,14 @@ impl Started {
             rate,
             channels,
         };
+        let stream_error_tx = error_tx.clone();
         let on_error = move |e: cpal::Error| {
             if devices::is_fatal(&e) {
                 tracing::warn!(error = %e, "microphone stream error");
             } else {
                 tracing::debug!(error = %e, "microphone stream glitch");
             }
-            let _ = error_tx.send(e);
+            let _ = stream_error_tx.send(e);
         };
         let stream = with_sample_type!(
             chosen.format,
@@ -319,7 +372,7 @@ impl Started {
             ))
         )?;
         stream.play()?;
-        Ok(Self { stream, blocks, recycle, errors, queued, dropped })
+        Ok(Self { stream, blocks, recycle, errors, error_tx, queued, dropped })
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`DeviceWatcher`]: hot-plug and default-device changes, by polling.
 mod devices;
 mod microphone;
+mod presence;
 mod ring;
 mod speaker;
 mod watcher;

@@ -8,6 +8,7 @@ use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{FromSample, SizedSample};
 
 use super::devices::{self, with_sample_type, AudioStreamOptions, DeviceKind};
+use super::presence::PresenceWatch;
 use super::ring::SampleRing;
 use crate::audio::resample::Resampler;
 use crate::error::{CaptureError, Error, Result};
@@ -36,6 +37,7 @@ struct Stats {
 /// stay queued: beyond that the oldest audio is dropped, so latency cannot build up.
 pub struct Speaker {
     name: String,
+    device_id: String,
     device_rate: u32,
     channels: u16,
     ring: Arc<SampleRing>,
@@ -46,6 +48,8 @@ pub struct Speaker {
     errors: Receiver<cpal::Error>,
     stopped: Option<String>,
     stream: cpal::Stream,
+    /// Reports the removal of an explicitly chosen device (PulseAudio would move the stream).
+    _presence: Option<PresenceWatch>,
 }
 
 impl std::fmt::Debug for Speaker {
@@ -63,6 +67,10 @@ impl std::fmt::Debug for Speaker {
 impl Speaker {
     /// Opens a playback device by id or name (see [`super::list_output_devices`]), or the system's
     /// default one for `None`, and starts playing silence.
+    ///
+    /// If a device chosen by name is removed, [`play`](Self::play) fails with
+    /// [`CaptureError::Stopped`]; the default device is followed when it is removed (PulseAudio
+    /// moves the stream to the new default).
     pub fn open(device: Option<&str>) -> Result<Self> {
         Self::open_with(device, AudioStreamOptions::default())
     }
@@ -70,7 +78,9 @@ impl Speaker {
     /// Like [`open`](Self::open), with the device-side rate and channel count forced.
     pub fn open_with(device: Option<&str>, options: AudioStreamOptions) -> Result<Self> {
         let host = devices::open_host(DeviceKind::Output)?;
+        let requested = device.is_some();
         let (device, label) = devices::find_device(&host, DeviceKind::Output, device)?;
+        let device_id = devices::device_id(&device).unwrap_or_else(|| label.clone());
         let chosen = devices::choose_config(&device, DeviceKind::Output, &label, options, PERIOD_MS)?;
         let (rate, channels) = (chosen.config.sample_rate, chosen.config.channels);
         let frame_len = usize::from(channels);
@@ -81,6 +91,7 @@ impl Speaker {
 
         let start = |config: cpal::StreamConfig| {
             let (error_tx, errors) = mpsc::channel();
+            let presence_tx = error_tx.clone();
             let on_error = move |e: cpal::Error| {
                 if devices::is_fatal(&e) {
                     tracing::warn!(error = %e, "speaker stream error");
@@ -106,9 +117,9 @@ impl Speaker {
                 ))
             )?;
             stream.play()?;
-            Ok::<_, cpal::Error>((stream, errors))
+            Ok::<_, cpal::Error>((stream, errors, presence_tx))
         };
-        let (stream, errors) = match start(chosen.config) {
+        let (stream, errors, presence_tx) = match start(chosen.config) {
             Err(e) if matches!(chosen.config.buffer_size, cpal::BufferSize::Fixed(_)) => {
                 tracing::debug!(error = %e, "fixed period refused, retrying with the device's default");
                 start(cpal::StreamConfig { buffer_size: cpal::BufferSize::Default, ..chosen.config })
@@ -121,9 +132,15 @@ impl Speaker {
             reason: format!("cannot start playback: {e}"),
         })?;
         tracing::info!(device = %label, rate, channels, format = %chosen.format, buffer = ?chosen.config.buffer_size, "speaker opened");
+        let presence = if requested {
+            PresenceWatch::spawn(DeviceKind::Output, device_id.clone(), presence_tx)
+        } else {
+            None
+        };
 
         Ok(Self {
             name: label,
+            device_id,
             device_rate: rate,
             channels,
             ring,
@@ -134,12 +151,18 @@ impl Speaker {
             errors,
             stopped: None,
             stream,
+            _presence: presence,
         })
     }
 
     /// The id or name the device was opened with (the resolved id for the default device).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The backend id of the device in use (PulseAudio: the sink name).
+    pub fn device_id(&self) -> &str {
+        &self.device_id
     }
 
     /// The device's sample rate (frames are converted to it).

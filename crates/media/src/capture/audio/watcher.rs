@@ -128,19 +128,18 @@ fn run(
     shared: &Mutex<Vec<AudioDeviceInfo>>,
 ) {
     let mut host = None;
-    let poll =
-        |host: &mut Option<cpal::Host>| -> std::result::Result<Vec<AudioDeviceInfo>, CaptureError> {
-            let h = match host.take() {
-                Some(h) => h,
-                None => devices::open_host(DeviceKind::Input)?,
-            };
-            let list = devices::list_with(&h).map_err(|e| CaptureError::Unavailable {
-                kind: "audio device",
-                reason: format!("cannot list devices: {e}"),
-            })?;
-            *host = Some(h);
-            Ok(list)
+    let poll = |host: &mut Option<cpal::Host>| -> std::result::Result<Vec<AudioDeviceInfo>, CaptureError> {
+        let h = match host.take() {
+            Some(h) => h,
+            None => devices::open_host(DeviceKind::Input)?,
         };
+        let list = devices::list_with(&h).map_err(|e| CaptureError::Unavailable {
+            kind: "audio device",
+            reason: format!("cannot list devices: {e}"),
+        })?;
+        *host = Some(h);
+        Ok(list)
+    };
     let mut current = match poll(&mut host) {
         Ok(list) => list,
         Err(e) => {
@@ -152,11 +151,8 @@ fn run(
     let _ = ready.send(Ok(()));
     tracing::debug!(devices = current.len(), ?interval, "audio device watcher started");
     let mut failing = false;
-    loop {
-        match stop.recv_timeout(interval) {
-            Err(RecvTimeoutError::Timeout) => {}
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-        }
+    // Nothing is ever sent on `stop`: dropping its sender ends the wait early.
+    while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(interval) {
         let list = match poll(&mut host) {
             Ok(list) => {
                 failing = false;

@@ -28,7 +28,12 @@ fn info(index: usize, display: &scrap::Display) -> DisplayInfo {
 
 pub(super) fn list_displays() -> Result<Vec<DisplayInfo>> {
     let displays = scrap::Display::all().map_err(|e| unavailable(&e))?;
-    Ok(displays.iter().enumerate().map(|(i, d)| info(i, d)).filter(|d| d.width >= 2 && d.height >= 2).collect())
+    Ok(displays
+        .iter()
+        .enumerate()
+        .map(|(i, d)| info(i, d))
+        .filter(|d| d.width >= 2 && d.height >= 2)
+        .collect())
 }
 
 /// One open capture of one display. Lives on the capture thread only (scrap's types are not `Send`).

@@ -83,7 +83,8 @@ fn check_server(conn: &RustConnection) -> Result<()> {
         return Err(unavailable("the X server uses big-endian images"));
     }
     for screen in &setup.roots {
-        let bpp = setup.pixmap_formats.iter().find(|f| f.depth == screen.root_depth).map(|f| f.bits_per_pixel);
+        let bpp =
+            setup.pixmap_formats.iter().find(|f| f.depth == screen.root_depth).map(|f| f.bits_per_pixel);
         if !matches!(screen.root_depth, 24 | 32) || bpp != Some(32) {
             return Err(unavailable(format!(
                 "screen depth {} ({} bits per pixel) is not supported; 24-bit colour is needed",
@@ -106,7 +107,8 @@ fn monitors(conn: &RustConnection) -> Result<Vec<Monitor>> {
     let x11 = |e: &dyn std::fmt::Display| unavailable(format!("X11 request failed: {e}"));
     let mut out: Vec<Monitor> = Vec::new();
     for screen in &conn.setup().roots {
-        let reply = conn.randr_get_monitors(screen.root, true).map_err(|e| x11(&e))?.reply().map_err(|e| x11(&e))?;
+        let reply =
+            conn.randr_get_monitors(screen.root, true).map_err(|e| x11(&e))?.reply().map_err(|e| x11(&e))?;
         for m in reply.monitors {
             let index = u32::try_from(out.len()).unwrap_or(u32::MAX);
             let name = conn
@@ -181,7 +183,11 @@ impl Grabber {
             reason,
         };
         if !usable(&monitor.info) {
-            return Err(open_failed(format!("size {}x{} is too small", monitor.info.width, monitor.info.height)).into());
+            return Err(open_failed(format!(
+                "size {}x{} is too small",
+                monitor.info.width, monitor.info.height
+            ))
+            .into());
         }
         // scrap enumerates the same way; the server was checked above, so this cannot hit its crash.
         let server = scrap::x11::Server::default()
