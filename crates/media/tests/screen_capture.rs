@@ -318,6 +318,62 @@ fn long_capture_keeps_valid_frames_rising_timestamps_and_flat_memory() {
     );
 }
 
+/// Open descriptors, capture threads and System V shared-memory segments this process created.
+fn resources() -> (usize, usize, usize) {
+    let fds = std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let threads = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.starts_with("screen-captur"))
+        .count();
+    let pid = std::process::id().to_string();
+    let segments = std::fs::read_to_string("/proc/sysvipc/shm")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|line| line.split_whitespace().nth(4) == Some(pid.as_str()))
+        .count();
+    (fds, threads, segments)
+}
+
+/// Waits (up to 3 s) for the X server to process closed connections, then returns [`resources`].
+fn settled_resources() -> (usize, usize, usize) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let now = resources();
+        if (now.1, now.2) == (0, 0) || Instant::now() >= deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+#[ignore = "needs Xvfb: run through make test"]
+fn reopening_leaks_no_threads_descriptors_or_shared_memory() {
+    let _lock = display_lock();
+    let _ = x11();
+    ScreenCapture::open(0, 30).unwrap().next_frame().unwrap();
+    let before = settled_resources();
+    assert_eq!((before.1, before.2), (0, 0), "capture thread or shm segment left after closing");
+    for _ in 0..20 {
+        let mut capture = ScreenCapture::open(0, 60).unwrap();
+        capture.next_frame().unwrap();
+        let during = resources();
+        // (The previous capture's segment may not be released by the server yet.)
+        assert!(
+            during.1 == 1 && during.2 >= 1,
+            "one capture thread and its shm segment while open: {during:?}"
+        );
+    }
+    // The X server lets go of the shared memory once it has processed the disconnection.
+    assert_eq!(
+        settled_resources(),
+        before,
+        "(descriptors, capture threads, shm segments) after 20 open/close"
+    );
+}
+
 #[test]
 #[ignore = "needs Xvfb: run through make test"]
 fn bad_requests_are_errors() {
@@ -376,6 +432,8 @@ fn probe_in_child_process() {
 
 #[test]
 fn without_a_display_capture_is_unavailable() {
+    // Children hold descriptors: not while another test counts them.
+    let _lock = display_lock();
     let out = run_probe(None);
     assert!(out.contains("DISPLAY is not set"), "{out}");
 }
@@ -430,4 +488,36 @@ fn unsupported_x_servers_are_refused_not_crashed_on() {
     let depth16 = PrivateXvfb::start(174, &["-screen", "0", "640x480x16"]);
     let out = run_probe(Some(&depth16.display));
     assert!(out.contains("depth 16"), "{out}");
+}
+
+#[test]
+#[ignore]
+fn zz_soak() {
+    let _lock = display_lock();
+    let (conn, screen) = x11();
+    let window = TestWindow::new(&conn, screen, (40, 40, 64, 64), RED);
+    for (label, max) in [("full", None), ("scaled", Some((1280u32, 720u32)))] {
+        let mut capture = ScreenCapture::open(0, 60).unwrap();
+        if let Some((w, h)) = max {
+            capture = capture.with_max_size(w, h);
+        }
+        let t = Instant::now();
+        for i in 1..=1800u32 {
+            if i % 10 == 0 {
+                window.recolour_and_move(if i % 20 == 0 { RED } else { BLUE }, 40 + (i % 300) as i32, 40);
+            }
+            capture.next_frame().unwrap();
+            if i % 300 == 0 {
+                eprintln!("{label} frame {i}: rss {} KiB, {:.1?}", rss_bytes() / 1024, t.elapsed());
+            }
+        }
+        let mut spent = Duration::ZERO;
+        for _ in 0..30 {
+            std::thread::sleep(Duration::from_millis(40));
+            let t = Instant::now();
+            capture.next_frame().unwrap();
+            spent += t.elapsed();
+        }
+        eprintln!("{label}: {:.2} ms per grab", spent.as_secs_f64() * 1000.0 / 30.0);
+    }
 }

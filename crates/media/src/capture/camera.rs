@@ -755,6 +755,18 @@ mod tests {
         assert_eq!(choose_mode(&[], target), None);
     }
 
+    #[test]
+    fn a_missing_device_node_is_device_not_found() {
+        // Straight to the back end, past the device list: /dev/video57 does not exist.
+        match open_device(57) {
+            Err(Error::Capture(CaptureError::DeviceNotFound { kind: "camera", name })) => {
+                assert_eq!(name, "57")
+            }
+            Err(other) => panic!("expected DeviceNotFound, got {other:?}"),
+            Ok(_) => {} // a machine with 58 video nodes
+        }
+    }
+
     fn rgb_of(frame: &VideoFrame, x: usize, y: usize) -> [u8; 3] {
         let rgba = convert::i420_to_rgba(frame).unwrap();
         let i = (y * frame.width() as usize + x) * 4;

@@ -8,7 +8,6 @@
 mod devices;
 mod microphone;
 mod presence;
-mod ring;
 mod speaker;
 mod watcher;
 

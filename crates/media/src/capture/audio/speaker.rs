@@ -9,10 +9,11 @@ use cpal::{FromSample, SizedSample};
 
 use super::devices::{self, with_sample_type, AudioStreamOptions, DeviceKind};
 use super::presence::PresenceWatch;
-use super::ring::SampleRing;
 use crate::audio::resample::Resampler;
 use crate::error::{CaptureError, Error, Result};
 use crate::frame::{AudioFrame, SAMPLE_RATE};
+use ringbuf::traits::{Consumer, Observer, Producer, Split};
+use ringbuf::{HeapCons, HeapProd, HeapRb};
 
 /// Callback period asked of the device.
 const PERIOD_MS: u32 = 20;
@@ -40,7 +41,7 @@ pub struct Speaker {
     device_id: String,
     device_rate: u32,
     channels: u16,
-    ring: Arc<SampleRing>,
+    ring: HeapProd<f32>,
     stats: Arc<Stats>,
     resampler: Resampler,
     remixed: Vec<f32>,
@@ -85,9 +86,8 @@ impl Speaker {
         let (rate, channels) = (chosen.config.sample_rate, chosen.config.channels);
         let frame_len = usize::from(channels);
         let per_ms = rate as usize * frame_len / 1000;
-        let ring = Arc::new(SampleRing::new(per_ms * RING_MS));
         let stats = Arc::new(Stats::default());
-        let max_queue = (per_ms * MAX_QUEUE_MS).min(ring.capacity()) / frame_len * frame_len;
+        let max_queue = per_ms * MAX_QUEUE_MS / frame_len * frame_len;
 
         let start = |config: cpal::StreamConfig| {
             let (error_tx, errors) = mpsc::channel();
@@ -100,8 +100,10 @@ impl Speaker {
                 }
                 let _ = error_tx.send(e);
             };
+            // A fresh ring per attempt: a failed attempt drops its consumer with its callback.
+            let (ring, consumer) = HeapRb::<f32>::new(per_ms * RING_MS).split();
             let playback = Playback {
-                ring: Arc::clone(&ring),
+                ring: consumer,
                 stats: Arc::clone(&stats),
                 max_queue,
                 channels: frame_len,
@@ -117,9 +119,9 @@ impl Speaker {
                 ))
             )?;
             stream.play()?;
-            Ok::<_, cpal::Error>((stream, errors, presence_tx))
+            Ok::<_, cpal::Error>((stream, errors, presence_tx, ring))
         };
-        let (stream, errors, presence_tx) = match start(chosen.config) {
+        let (stream, errors, presence_tx, ring) = match start(chosen.config) {
             Err(e) if matches!(chosen.config.buffer_size, cpal::BufferSize::Fixed(_)) => {
                 tracing::debug!(error = %e, "fixed period refused, retrying with the device's default");
                 start(cpal::StreamConfig { buffer_size: cpal::BufferSize::Default, ..chosen.config })
@@ -177,7 +179,8 @@ impl Speaker {
 
     /// Audio queued and not yet handed to the device.
     pub fn queued(&self) -> Duration {
-        let frames = self.ring.len() / usize::from(self.channels.max(1)) + self.resampler.available_frames();
+        let frames =
+            self.ring.occupied_len() / usize::from(self.channels.max(1)) + self.resampler.available_frames();
         Duration::from_micros(frames as u64 * 1_000_000 / u64::from(self.device_rate.max(1)))
     }
 
@@ -211,9 +214,9 @@ impl Speaker {
         self.resampler.push(&self.remixed)?;
         self.converted.clear();
         self.resampler.drain_into(&mut self.converted);
-        let free = self.ring.capacity() - self.ring.len();
+        let free = self.ring.vacant_len();
         let n = self.converted.len().min(free / out_channels * out_channels);
-        let written = self.ring.push(&self.converted[..n]);
+        let written = self.ring.push_slice(&self.converted[..n]);
         let lost = self.converted.len() - written;
         if lost > 0 {
             self.stats.dropped_samples.fetch_add(lost as u64, Ordering::Relaxed);
@@ -275,7 +278,7 @@ fn remix(input: &[f32], in_channels: usize, out_channels: usize, out: &mut Vec<f
 
 /// What the realtime callback owns.
 struct Playback {
-    ring: Arc<SampleRing>,
+    ring: HeapCons<f32>,
     stats: Arc<Stats>,
     /// Samples (whole frames) beyond which the oldest are skipped.
     max_queue: usize,
@@ -292,7 +295,7 @@ impl Playback {
     where
         T: SizedSample + FromSample<f32>,
     {
-        let queued = self.ring.len();
+        let queued = self.ring.occupied_len();
         if queued > self.max_queue {
             let excess = (queued - self.max_queue) / self.channels * self.channels;
             let skipped = self.ring.skip(excess);
@@ -301,7 +304,7 @@ impl Playback {
         if self.scratch.len() < data.len() {
             self.scratch.resize(data.len(), 0.0);
         }
-        let n = self.ring.pop(&mut self.scratch[..data.len()]);
+        let n = self.ring.pop_slice(&mut self.scratch[..data.len()]);
         for (out, &s) in data.iter_mut().zip(&self.scratch[..n]) {
             *out = T::from_sample(s.clamp(-1.0, 1.0));
         }
@@ -352,10 +355,10 @@ mod tests {
 
     #[test]
     fn playback_callback_trims_and_fills_silence() {
-        let ring = Arc::new(SampleRing::new(64));
+        let (mut ring, consumer) = HeapRb::<f32>::new(64).split();
         let stats = Arc::new(Stats::default());
         let mut pb = Playback {
-            ring: Arc::clone(&ring),
+            ring: consumer,
             stats: Arc::clone(&stats),
             max_queue: 8,
             channels: 2,
@@ -369,7 +372,7 @@ mod tests {
         assert_eq!(stats.underrun_frames.load(Ordering::Relaxed), 0);
         // 12 queued, limit 8: the 4 oldest are dropped.
         let samples: Vec<f32> = (0..12).map(|i| i as f32 / 16.0).collect();
-        ring.push(&samples);
+        ring.push_slice(&samples);
         let mut out = [0.0f32; 6];
         pb.on_data(&mut out);
         assert_eq!(out, [4.0 / 16.0, 5.0 / 16.0, 6.0 / 16.0, 7.0 / 16.0, 8.0 / 16.0, 9.0 / 16.0]);
