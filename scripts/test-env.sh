@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts the headless devices the tests need, idempotently, and prints the environment to use them:
 #   eval "$(scripts/test-env.sh)"
-# - Xvfb on :99 (1920x1080x24) for screen capture and, later, the app window;
+# - Xvfb on :99 (1920x1080x24) for screen capture and, later, the app window (-noreset: a server that resets
+#   when its last client leaves drops connections made during the reset);
 # - PulseAudio with a null sink `spk` (speaker; recorded from spk.monitor) and a null sink `micfeed`
 #   remapped as the source `vmic` (microphone; fed with pacat into micfeed).
 set -euo pipefail
@@ -11,7 +12,7 @@ mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 
 if ! DISPLAY="$DISPLAY_NUM" xdpyinfo >/dev/null 2>&1; then
   rm -f "/tmp/.X${DISPLAY_NUM#:}-lock"
-  nohup Xvfb "$DISPLAY_NUM" -screen 0 1920x1080x24 -nolisten tcp >/tmp/colloque-xvfb.log 2>&1 &
+  nohup Xvfb "$DISPLAY_NUM" -screen 0 1920x1080x24 -nolisten tcp -noreset >/tmp/colloque-xvfb.log 2>&1 &
   for _ in $(seq 1 50); do DISPLAY="$DISPLAY_NUM" xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 DISPLAY="$DISPLAY_NUM" xdpyinfo >/dev/null 2>&1 || { echo "Xvfb did not start, see /tmp/colloque-xvfb.log" >&2; exit 1; }

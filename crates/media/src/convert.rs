@@ -85,7 +85,21 @@ pub fn yuyv_to_i420(
     ts: Timestamp,
 ) -> Result<VideoFrame> {
     check_packed(yuyv, stride, width.div_ceil(2) * 2, height, 2, "YUYV")?;
-    let packed = YuvPackedImage { yuy: yuyv, yuy_stride: stride as u32, width, height };
+    // yuvutils reads exactly `row × height` bytes: padded rows (device buffers, odd-width crops) are repacked.
+    let row = width.div_ceil(2) as usize * 4;
+    let repacked;
+    let tight = if stride == row {
+        &yuyv[..row * height as usize]
+    } else {
+        repacked = yuyv
+            .chunks(stride)
+            .take(height as usize)
+            .flat_map(|line| &line[..row])
+            .copied()
+            .collect::<Vec<u8>>();
+        &repacked[..]
+    };
+    let packed = YuvPackedImage { yuy: tight, yuy_stride: row as u32, width, height };
     into_i420(width, height, ts, |p| yuvutils_rs::yuyv422_to_yuv420(p, &packed))
 }
 
@@ -192,6 +206,16 @@ mod tests {
         assert!(bgra_to_i420(&[0; 10], 32, 8, 8, Timestamp(0)).is_err());
         assert!(rgb_to_i420(&[0; 10], 24, 8, 8, Timestamp(0)).is_err());
         assert!(yuyv_to_i420(&[0; 10], 16, 8, 8, Timestamp(0)).is_err());
+    }
+
+    #[test]
+    fn yuyv_with_padded_rows() {
+        // 4x2 picture, rows padded to 12 bytes: Y=100, U=90, V=200 everywhere.
+        let line = [100u8, 90, 100, 200, 100, 90, 100, 200, 0xEE, 0xEE, 0xEE, 0xEE];
+        let data: Vec<u8> = line.iter().chain(line.iter()).copied().collect();
+        let frame = yuyv_to_i420(&data, 12, 4, 2, Timestamp(0)).unwrap();
+        assert!(frame.y().iter().all(|&y| y == 100), "{:?}", frame.y());
+        assert!(frame.u().iter().all(|&u| u == 90) && frame.v().iter().all(|&v| v == 200));
     }
 
     #[test]

@@ -489,35 +489,3 @@ fn unsupported_x_servers_are_refused_not_crashed_on() {
     let out = run_probe(Some(&depth16.display));
     assert!(out.contains("depth 16"), "{out}");
 }
-
-#[test]
-#[ignore]
-fn zz_soak() {
-    let _lock = display_lock();
-    let (conn, screen) = x11();
-    let window = TestWindow::new(&conn, screen, (40, 40, 64, 64), RED);
-    for (label, max) in [("full", None), ("scaled", Some((1280u32, 720u32)))] {
-        let mut capture = ScreenCapture::open(0, 60).unwrap();
-        if let Some((w, h)) = max {
-            capture = capture.with_max_size(w, h);
-        }
-        let t = Instant::now();
-        for i in 1..=1800u32 {
-            if i % 10 == 0 {
-                window.recolour_and_move(if i % 20 == 0 { RED } else { BLUE }, 40 + (i % 300) as i32, 40);
-            }
-            capture.next_frame().unwrap();
-            if i % 300 == 0 {
-                eprintln!("{label} frame {i}: rss {} KiB, {:.1?}", rss_bytes() / 1024, t.elapsed());
-            }
-        }
-        let mut spent = Duration::ZERO;
-        for _ in 0..30 {
-            std::thread::sleep(Duration::from_millis(40));
-            let t = Instant::now();
-            capture.next_frame().unwrap();
-            spent += t.elapsed();
-        }
-        eprintln!("{label}: {:.2} ms per grab", spent.as_secs_f64() * 1000.0 / 30.0);
-    }
-}

@@ -611,28 +611,7 @@ fn convert_picture(
     let w = width as usize;
     match format {
         // Row strides: V4L2 and Media Foundation deliver tightly packed rows for these formats.
-        FrameFormat::YUYV => {
-            // yuvutils' YUYV reader wants exactly `2 × width × height` bytes, without row padding:
-            // device buffers may be longer, and cropping an odd width needs the rows repacked.
-            let stride = w.div_ceil(2) * 4;
-            let (row, rows) = (even_w as usize * 2, even_h as usize);
-            if data.len() < stride * rows {
-                return Err(Error::InvalidFrame(format!(
-                    "YUYV {width}x{height} needs {} bytes, got {}",
-                    stride * rows,
-                    data.len()
-                )));
-            }
-            if row == stride {
-                convert::yuyv_to_i420(&data[..stride * rows], row, even_w, even_h, ts)
-            } else {
-                scratch.clear();
-                for line in data.chunks_exact(stride).take(rows) {
-                    scratch.extend_from_slice(&line[..row]);
-                }
-                convert::yuyv_to_i420(scratch, row, even_w, even_h, ts)
-            }
-        }
+        FrameFormat::YUYV => convert::yuyv_to_i420(data, w.div_ceil(2) * 4, even_w, even_h, ts),
         FrameFormat::RAWRGB => convert::rgb_to_i420(data, w * 3, even_w, even_h, ts),
         FrameFormat::NV12 => nv12_to_i420(data, width, height, ts),
         FrameFormat::GRAY => gray_to_i420(data, width, height, ts),
