@@ -99,7 +99,8 @@ fn s16_to_f32(bytes: &[u8]) -> Vec<f32> {
 /// Plays `pcm` (mono s16le 48 kHz) into the sink `micfeed`, i.e. into the microphone `vmic`.
 fn inject(pcm: Vec<u8>) -> (Helper, JoinHandle<()>) {
     let mut child = Command::new("pacat")
-        .args(["--device=micfeed", "--format=s16le", "--rate=48000", "--channels=1", "--latency-msec=20"])
+        // A generous buffer: an injector that underruns under load would put gaps in the tone being measured.
+        .args(["--device=micfeed", "--format=s16le", "--rate=48000", "--channels=1", "--latency-msec=150"])
         .stdin(Stdio::piped())
         .spawn()
         .expect("spawn pacat");
