@@ -9,6 +9,17 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
-cargo test --workspace --no-fail-fast -- --include-ignored
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --no-fail-fast -- --include-ignored 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 echo "== bench media --quick (smoke test in the dev profile: the benchmark runs; its figures mean nothing here)"
 cargo run -q -p colloque-cli -- bench media --quick
+
+# One closing line for the whole suite (cargo prints one per test binary, the last often a doc-test run of 0).
+echo "tests: ${passed} passed, ${failed} failed"
+exit "$status"

@@ -350,6 +350,30 @@ fn settled_resources() -> (usize, usize, usize) {
 
 #[test]
 #[ignore = "needs Xvfb: run through make test"]
+fn the_screen_buffer_is_private_to_this_user() {
+    let _lock = display_lock();
+    let _ = x11();
+    let mut capture = ScreenCapture::open(0, 30).unwrap();
+    capture.next_frame().unwrap();
+    let pid = std::process::id().to_string();
+    let ours: Vec<(u32, u32)> = std::fs::read_to_string("/proc/sysvipc/shm")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.get(4) == Some(&pid.as_str()))
+        .map(|f| (u32::from_str_radix(f[2], 8).unwrap(), f[6].parse().unwrap()))
+        .collect();
+    assert!(!ours.is_empty(), "the capture's shared memory is listed while it runs");
+    for (mode, attached) in ours {
+        // 0o1000 is SHM_DEST: freed as soon as the last user detaches, even if this process crashes.
+        assert_eq!(mode, 0o1600, "screen buffer mode {mode:o}: readable by other users or left behind");
+        assert!(attached <= 2, "{attached} processes attached to the screen buffer");
+    }
+}
+
+#[test]
+#[ignore = "needs Xvfb: run through make test"]
 fn reopening_leaks_no_threads_descriptors_or_shared_memory() {
     let _lock = display_lock();
     let _ = x11();

@@ -31,6 +31,8 @@ mod generic;
 #[cfg(not(target_os = "linux"))]
 use generic as platform;
 #[cfg(target_os = "linux")]
+mod shm_guard;
+#[cfg(target_os = "linux")]
 mod x11;
 #[cfg(target_os = "linux")]
 use x11 as platform;

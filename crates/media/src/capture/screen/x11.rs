@@ -160,6 +160,10 @@ pub(super) struct Grabber {
     last_check: Instant,
     /// Set once the layout changed: the capturer then reads the wrong area, so it is not used again.
     broken: Option<String>,
+    /// scrap's shared-memory buffer, locked down to this user.
+    segments: Vec<i32>,
+    /// Whether the buffer's users were counted once the X server had attached (after the first picture).
+    attachments_checked: bool,
 }
 
 impl Grabber {
@@ -201,6 +205,13 @@ impl Grabber {
         }
         let capturer = scrap::x11::Capturer::new(display)
             .map_err(|e| open_failed(format!("cannot set up shared-memory capture: {e}")))?;
+        // scrap asks for two pictures' worth of shared memory, readable by everyone: lock it down at once.
+        let buffer_size = usize::from(monitor.rect.2) * usize::from(monitor.rect.3) * 4 * 2;
+        let segments = super::shm_guard::lock_down(buffer_size)
+            .map_err(|e| open_failed(format!("cannot protect the screen buffer: {e}")))?;
+        if segments.is_empty() {
+            return Err(open_failed("the screen buffer to protect was not found".into()).into());
+        }
         debug!(name = %monitor.info.name, rect = ?monitor.rect, "X11 screen capturer ready");
         let grabber = Self {
             capturer,
@@ -209,6 +220,8 @@ impl Grabber {
             rect: monitor.rect,
             last_check: Instant::now(),
             broken: None,
+            segments,
+            attachments_checked: false,
         };
         Ok((grabber, monitor.info))
     }
@@ -236,6 +249,15 @@ impl Grabber {
         let frame = self.capturer.frame();
         if frame.len() < w as usize * h as usize * 4 {
             return Err(stopped(format!("short picture: {} bytes for {w}x{h}", frame.len())));
+        }
+        if !self.attachments_checked {
+            // The X server has attached by now (it wrote the picture): nobody else may have.
+            if let Err(reason) = super::shm_guard::check_attachments(&self.segments) {
+                warn!(%reason, "screen capture stops");
+                self.broken = Some(reason.clone());
+                return Err(stopped(reason));
+            }
+            self.attachments_checked = true;
         }
         Ok(Some(use_frame(frame)))
     }
