@@ -40,7 +40,6 @@ fn echo_is_removed_and_near_end_speech_is_kept() {
     .unwrap();
     let seconds = 14.0;
     let far = speech_like(seconds, 1);
-    let echo = echo_path(&far);
     // The local talker speaks alone from 10 s to 14 s (far end silent then), a different voice.
     let near_talk = speech_like(seconds, 9);
     let n = far.len();
@@ -52,7 +51,6 @@ fn echo_is_removed_and_near_end_speech_is_kept() {
     for i in double_start..n {
         mic[i] += near_talk[i] * 0.5;
     }
-    let _ = echo;
 
     let mut out = vec![0.0f32; n];
     for (k, (far_block, mic_block)) in

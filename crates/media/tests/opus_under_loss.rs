@@ -87,6 +87,34 @@ fn align(reference: &[f32], played: &[f32]) -> usize {
         .unwrap_or(0)
 }
 
+/// What came out of one encode → loss/jitter → jitter buffer run, against the lossless decode.
+struct Outcome {
+    reference: Vec<f32>,
+    played: Vec<f32>,
+    delay: usize,
+    correlation: f64,
+    snr_db: f64,
+    stats: colloque_media::audio::jitter::JitterStats,
+}
+
+fn through_network(speech: &[f32], fec: bool, lost: &[bool], jitter: &[u64]) -> Outcome {
+    let packets = encode(speech, fec);
+    // Reference: the same packets decoded with no loss (the codec's own distortion is not under test).
+    let mut dec = OpusDecoder::new(1).unwrap();
+    let reference: Vec<f32> = packets.iter().flat_map(|p| dec.decode(p).unwrap()).collect();
+    let (played, stats) = play(&packets, lost, jitter);
+    let delay = align(&reference, &played);
+    let played = played[delay..delay + reference.len()].to_vec();
+    Outcome {
+        correlation: correlation(&reference, &played),
+        snr_db: snr_db(&reference, &played),
+        reference,
+        played,
+        delay,
+        stats,
+    }
+}
+
 #[test]
 fn speech_survives_ten_percent_loss_with_fec() {
     let speech = speech_like(20.0, 7);
@@ -96,25 +124,11 @@ fn speech_survives_ten_percent_loss_with_fec() {
     let jitter: Vec<u64> = (0..n).map(|_| rng.random_range(0..40)).collect();
     let loss_count = lost.iter().filter(|&&l| l).count();
 
-    // Reference: the same packets decoded with no loss (the codec's own distortion is not under test).
-    let fec_packets = encode(&speech, true);
-    let mut dec = OpusDecoder::new(1).unwrap();
-    let reference: Vec<f32> = fec_packets.iter().flat_map(|p| dec.decode(p).unwrap()).collect();
-
-    let (played, stats) = play(&fec_packets, &lost, &jitter);
-    let delay = align(&reference, &played);
-    let played = &played[delay..delay + reference.len()];
-    let corr = correlation(&reference, played);
-    let snr = snr_db(&reference, played);
-
-    // Same loss with FEC off: only concealment.
-    let plain_packets = encode(&speech, false);
-    let mut dec = OpusDecoder::new(1).unwrap();
-    let plain_reference: Vec<f32> = plain_packets.iter().flat_map(|p| dec.decode(p).unwrap()).collect();
-    let (plain_played, plain_stats) = play(&plain_packets, &lost, &jitter);
-    let plain_delay = align(&plain_reference, &plain_played);
-    let plain_played = &plain_played[plain_delay..plain_delay + plain_reference.len()];
-    let plain_snr = snr_db(&plain_reference, plain_played);
+    let with_fec = through_network(&speech, true, &lost, &jitter);
+    let plc_only = through_network(&speech, false, &lost, &jitter);
+    let (corr, snr, stats, delay) = (with_fec.correlation, with_fec.snr_db, with_fec.stats, with_fec.delay);
+    let (reference, played) = (&with_fec.reference, &with_fec.played);
+    let (plain_snr, plain_stats) = (plc_only.snr_db, plc_only.stats);
 
     println!(
         "{loss_count}/{n} packets lost, jitter 0-40 ms: with FEC correlation {corr:.3}, SNR {snr:.1} dB ({stats:?}); \
