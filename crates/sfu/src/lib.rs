@@ -1,9 +1,17 @@
 //! A LiveKit-protocol-compatible selective forwarding unit: the embedded default server for Colloque's local
 //! meetings and for every end-to-end test. Production meetings run on LiveKit itself.
 //!
-//! Built so far: the server's configuration ([`config`]) and the admission of access tokens ([`auth`]).
-//! Signalling, rooms and media forwarding follow (issue 3).
+//! Built so far: configuration ([`config`]), admission of access tokens ([`auth`]), the `/rtc` signalling
+//! WebSocket with join, ping/pong and leave ([`rtc`]), rooms with membership updates ([`room`]), and one-call
+//! start ([`server::SfuServer`]). Media (the two peer connections), publishing, subscriptions, data relay,
+//! resume, the RoomService API and webhooks follow (issue 3).
 #![deny(missing_docs)]
 
 pub mod auth;
 pub mod config;
+mod ids;
+pub mod room;
+pub mod rtc;
+pub mod server;
+
+pub use server::SfuServer;

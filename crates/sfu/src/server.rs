@@ -1,0 +1,79 @@
+//! Starting the server: one call binds, serves in the background and returns the URL clients connect to.
+use std::net::SocketAddr;
+
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::oneshot;
+
+use crate::auth::KeyStore;
+use crate::config::ServerConfig;
+use crate::room::Rooms;
+use crate::rtc::{self, AppState};
+
+/// A running server. Dropping it (or [`SfuServer::stop`]) stops it.
+#[derive(Debug)]
+pub struct SfuServer {
+    addr: SocketAddr,
+    rooms: Rooms,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SfuServer {
+    /// Binds `config.bind` and serves on the current tokio runtime.
+    pub async fn start(config: ServerConfig) -> std::io::Result<Self> {
+        let rooms = Rooms::default();
+        let state = AppState { keys: KeyStore::new(config.keys), rooms: rooms.clone() };
+        let app = Router::new()
+            .route("/rtc", get(rtc::rtc))
+            .route("/rtc/validate", get(rtc::validate))
+            .route("/rtc/v1", get(rtc::v1_not_found))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind(config.bind).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "server stopped");
+            }
+        });
+        tracing::info!(%addr, "colloque-sfu listening");
+        Ok(Self { addr, rooms, shutdown: Some(shutdown), task: Some(task) })
+    }
+
+    /// The WebSocket URL LiveKit clients take (`ws://127.0.0.1:PORT`).
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Rooms and members, for tests and the admin API.
+    pub fn rooms(&self) -> &Rooms {
+        &self.rooms
+    }
+
+    /// Stops accepting connections and waits for the server task.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SfuServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
