@@ -51,25 +51,28 @@ pub struct Admission {
 #[non_exhaustive]
 pub enum AuthError {
     /// No token in the query (`access_token`) or the `Authorization: Bearer` header.
-    #[error("no access token was given")]
+    #[error("no permissions to access the room")]
     MissingToken,
-    /// Not a JWT, or its claims do not parse.
-    #[error("invalid token: {0}")]
+    /// An `Authorization` header that is not `Bearer <token>`.
+    #[error("invalid authorization header. Must start with Bearer ")]
+    BadHeader,
+    /// Not a JWT, or its claims do not parse (the detail is for logs; clients get LiveKit's text).
+    #[error("invalid authorization token")]
     Malformed(String),
     /// Signed with an API key this server does not know.
-    #[error("invalid token: unknown API key")]
+    #[error("invalid API key")]
     UnknownKey,
     /// The signature does not match the key's secret.
-    #[error("invalid token: signature mismatch")]
+    #[error("invalid authorization token: token signature is invalid: signature is invalid")]
     BadSignature,
     /// Past its expiry (or before its not-before time).
-    #[error("invalid token: token is expired or not yet valid")]
+    #[error("invalid authorization token: token has invalid claims: token is expired")]
     Expired,
     /// The grant does not allow joining a room.
-    #[error("permissions denied: the token does not grant roomJoin")]
+    #[error("permissions denied")]
     NoJoinGrant,
     /// The grant names no room.
-    #[error("the token names no room")]
+    #[error("no room name")]
     NoRoom,
     /// The grant is for another room than the one asked for.
     #[error("the token is for room \"{granted}\", not \"{requested}\"")]
@@ -80,16 +83,18 @@ pub enum AuthError {
         requested: String,
     },
     /// No identity (`sub`).
-    #[error("the token has no participant identity")]
+    #[error("identity cannot be empty")]
     NoIdentity,
 }
 
 impl AuthError {
-    /// The HTTP status of the refusal: 401 for tokens that do not authenticate or authorise, 400 for
-    /// tokens that are valid but incomplete.
+    /// The HTTP status of the refusal, as LiveKit answers (docs/sfu-protocol.md §1): 401 for tokens that do
+    /// not authenticate or authorise, 400 for tokens that are valid but incomplete. The `Display` text is
+    /// LiveKit's body, word for word.
     pub fn status(&self) -> u16 {
         match self {
             AuthError::MissingToken
+            | AuthError::BadHeader
             | AuthError::Malformed(_)
             | AuthError::UnknownKey
             | AuthError::BadSignature

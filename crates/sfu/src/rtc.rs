@@ -31,21 +31,19 @@ pub struct AppState {
     pub rooms: Rooms,
 }
 
-/// The access token from `?access_token=` or `Authorization: Bearer`.
-fn token<'a>(query: &'a HashMap<String, String>, headers: &'a HeaderMap) -> &'a str {
-    if let Some(t) = query.get("access_token") {
-        return t;
+/// The access token: an `Authorization` header wins and must be `Bearer <token>`; else `?access_token=`.
+fn token<'a>(query: &'a HashMap<String, String>, headers: &'a HeaderMap) -> Result<&'a str, AuthError> {
+    match headers.get(axum::http::header::AUTHORIZATION) {
+        Some(value) => {
+            value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or(AuthError::BadHeader)
+        }
+        None => Ok(query.get("access_token").map(String::as_str).unwrap_or("")),
     }
-    headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("")
 }
 
 fn refuse(err: &AuthError) -> Response {
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-    tracing::info!(%status, reason = %err, "join refused");
+    tracing::info!(%status, reason = ?err, "join refused");
     (status, err.to_string()).into_response()
 }
 
@@ -55,8 +53,8 @@ pub async fn validate(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    match app.keys.admit(token(&query, &headers), None) {
-        Ok(_) => (StatusCode::OK, "success").into_response(),
+    match token(&query, &headers).and_then(|t| app.keys.admit(t, None)) {
+        Ok(_) => ([(axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")], "success").into_response(),
         Err(e) => refuse(&e),
     }
 }
@@ -73,7 +71,7 @@ pub async fn rtc(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let admission = match app.keys.admit(token(&query, &headers), None) {
+    let admission = match token(&query, &headers).and_then(|t| app.keys.admit(t, None)) {
         Ok(a) => a,
         Err(e) => return refuse(&e),
     };
