@@ -11,6 +11,9 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::auth::Admission;
 use crate::ids;
 
+/// The LiveKit server version whose protocol behaviour this server follows (docs/sfu-protocol.md).
+pub const LIVEKIT_COMPAT_VERSION: &str = "1.9.0";
+
 /// Where a participant's outgoing signalling messages go.
 pub type SignalSender = UnboundedSender<proto::SignalResponse>;
 
@@ -137,11 +140,13 @@ impl Rooms {
             room: Some(room.info.clone()),
             participant: Some(info),
             other_participants: others,
-            server_version: env!("CARGO_PKG_VERSION").to_string(),
+            // SDKs compare this with LiveKit's releases (the Rust SDK panics below 1.8, JS refuses an empty
+            // one): announce the LiveKit version whose behaviour this server follows.
+            server_version: LIVEKIT_COMPAT_VERSION.to_string(),
             server_info: Some(proto::ServerInfo {
-                version: env!("CARGO_PKG_VERSION").to_string(),
+                version: LIVEKIT_COMPAT_VERSION.to_string(),
                 protocol: 16,
-                node_id: "colloque-sfu".to_string(),
+                node_id: format!("colloque-sfu-{}", env!("CARGO_PKG_VERSION")),
                 ..Default::default()
             }),
             // Media runs on two peer connections; the subscriber side is not primary until media exists.

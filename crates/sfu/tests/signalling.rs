@@ -73,6 +73,11 @@ async fn two_participants_see_each_other_and_the_leave() {
     assert!(room.sid.starts_with("RM_") && me.sid.starts_with("PA_"));
     assert!(a.other_participants.is_empty());
     assert!(a.ping_interval > 0 && a.ping_timeout > a.ping_interval);
+    // The official SDKs parse these as a LiveKit version (the Rust SDK panics below 1.8).
+    let version = a.server_info.as_ref().map(|i| i.version.clone()).unwrap_or_default();
+    let parts: Vec<u32> = version.split('.').map(|p| p.parse().unwrap()).collect();
+    assert!(parts.len() == 3 && (parts[0], parts[1]) >= (1, 8), "server version {version}");
+    assert_eq!(a.server_version, version);
 
     let mut bob = connect(&server, &token("bob", "salle", "secret")).await;
     let b = joined(next(&mut bob).await);
