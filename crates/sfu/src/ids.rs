@@ -19,6 +19,11 @@ pub fn participant() -> String {
     make("PA_")
 }
 
+/// A track id.
+pub fn track() -> String {
+    make("TR_")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

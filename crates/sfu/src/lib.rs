@@ -9,9 +9,15 @@
 
 pub mod auth;
 pub mod config;
+pub mod data;
+pub mod forward;
 mod ids;
+pub mod keyframe;
+pub mod peer;
 pub mod room;
-pub mod rtc;
 pub mod server;
+mod session;
+pub mod signal;
+pub mod track;
 
 pub use server::SfuServer;

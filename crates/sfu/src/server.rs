@@ -1,5 +1,5 @@
 //! Starting the server: one call binds, serves in the background and returns the URL clients connect to.
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::routing::get;
 use axum::Router;
@@ -7,8 +7,9 @@ use tokio::sync::oneshot;
 
 use crate::auth::KeyStore;
 use crate::config::ServerConfig;
+use crate::peer::PeerConfig;
 use crate::room::Rooms;
-use crate::rtc::{self, AppState};
+use crate::signal::{self, AppState};
 
 /// A running server. Dropping it (or [`SfuServer::stop`]) stops it.
 #[derive(Debug)]
@@ -23,11 +24,12 @@ impl SfuServer {
     /// Binds `config.bind` and serves on the current tokio runtime.
     pub async fn start(config: ServerConfig) -> std::io::Result<Self> {
         let rooms = Rooms::default();
-        let state = AppState { keys: KeyStore::new(config.keys), rooms: rooms.clone() };
+        let peer = PeerConfig { ips: media_ips(config.bind.ip()) };
+        let state = AppState { keys: KeyStore::new(config.keys), rooms: rooms.clone(), peer };
         let app = Router::new()
-            .route("/rtc", get(rtc::rtc))
-            .route("/rtc/validate", get(rtc::validate))
-            .route("/rtc/v1", get(rtc::v1_not_found))
+            .route("/rtc", get(signal::rtc))
+            .route("/rtc/validate", get(signal::validate))
+            .route("/rtc/v1", get(signal::v1_not_found))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
@@ -75,5 +77,15 @@ impl Drop for SfuServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// Where media sockets bind: the listener's own address, or on a wildcard listener every interface plus
+/// loopback (so that a client on the same machine connects without leaving it).
+fn media_ips(bind: IpAddr) -> Vec<IpAddr> {
+    if bind.is_unspecified() {
+        vec![bind, IpAddr::V4(Ipv4Addr::LOCALHOST)]
+    } else {
+        vec![bind]
     }
 }

@@ -1,0 +1,285 @@
+//! Building the server's side of a participant's two peer connections (LiveKit's publisher and subscriber
+//! transports), and turning their callbacks into [`PeerEvent`]s for the participant's session task.
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use livekit_protocol::SignalTarget;
+use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
+use rtc::peer_connection::event::RTCTrackEventInit;
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
+};
+use rtc::sansio::Protocol;
+use rtc::shared::error::Error as RtcError;
+use tokio::sync::mpsc::UnboundedSender;
+use webrtc::data_channel::DataChannel;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
+    PeerConnectionEventHandler, RTCConfigurationBuilder, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+    Registry,
+};
+
+/// What a peer connection tells its participant's session.
+pub enum PeerEvent {
+    /// A local ICE candidate to trickle to the client, as `RTCIceCandidateInit` JSON.
+    Candidate {
+        /// Which of the two connections.
+        target: SignalTarget,
+        /// The candidate.
+        init: String,
+    },
+    /// The connection state changed.
+    State {
+        /// Which of the two connections.
+        target: SignalTarget,
+        /// New state.
+        state: RTCPeerConnectionState,
+    },
+    /// The client opened a data channel (on its publisher connection).
+    DataChannel(Arc<dyn DataChannel>),
+    /// The client started sending a track; its first layer is open and its codec known.
+    Track {
+        /// The incoming track.
+        remote: Arc<dyn TrackRemote>,
+        /// Its first layer (SSRC, RID, msid track id).
+        first: RTCTrackEventInit,
+        /// The codec it arrives with.
+        codec: RTCRtpCodec,
+    },
+    /// One of the server's own data channels (subscriber connection) opened.
+    ChannelOpen(String),
+}
+
+impl std::fmt::Debug for PeerEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Candidate { target, .. } => write!(f, "Candidate({target:?})"),
+            Self::State { target, state } => write!(f, "State({target:?}, {state})"),
+            Self::DataChannel(_) => f.write_str("DataChannel"),
+            Self::Track { first, .. } => write!(f, "Track({})", first.track_id),
+            Self::ChannelOpen(label) => write!(f, "ChannelOpen({label})"),
+        }
+    }
+}
+
+struct Events {
+    target: SignalTarget,
+    tx: UnboundedSender<PeerEvent>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Events {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        match event.candidate.to_json().map(|init| serde_json::to_string(&init)) {
+            Ok(Ok(init)) => {
+                let _ = self.tx.send(PeerEvent::Candidate { target: self.target, init });
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "local candidate not serialisable"),
+            Err(e) => tracing::warn!(error = %e, "local candidate not serialisable"),
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.tx.send(PeerEvent::State { target: self.target, state });
+    }
+
+    async fn on_data_channel(&self, data_channel: Arc<dyn DataChannel>) {
+        let _ = self.tx.send(PeerEvent::DataChannel(data_channel));
+    }
+
+    async fn on_track(&self, remote: Arc<dyn TrackRemote>) {
+        // The first event of a track is its first layer opening; its codec is known from then on.
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            while let Some(event) = remote.poll().await {
+                if let TrackRemoteEvent::OnOpen(first) = event {
+                    match remote.codec(first.ssrc).await {
+                        Some(codec) => {
+                            let _ = tx.send(PeerEvent::Track { remote, first, codec });
+                        }
+                        None => tracing::warn!(track = first.track_id, "incoming track without a codec"),
+                    }
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// Opus with in-band FEC, as browsers and LiveKit offer it.
+pub const OPUS_FMTP: &str = "minptime=10;useinbandfec=1";
+
+/// The codecs the SFU accepts and forwards. No RTX: retransmissions then arrive on the media SSRC and the
+/// NACK interceptors answer subscribers from their own packet cache.
+fn codecs() -> Vec<(RtpCodecKind, RTCRtpCodecParameters)> {
+    let video_feedback = || {
+        ["goog-remb:", "transport-cc:", "ccm:fir", "nack:", "nack:pli"]
+            .iter()
+            .map(|f| {
+                let (typ, parameter) = f.split_once(':').unwrap_or((f, ""));
+                RTCPFeedback { typ: typ.to_owned(), parameter: parameter.to_owned() }
+            })
+            .collect::<Vec<_>>()
+    };
+    let video = |mime: &str, fmtp: &str, payload_type: u8| {
+        (
+            RtpCodecKind::Video,
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    mime_type: mime.to_owned(),
+                    clock_rate: 90_000,
+                    channels: 0,
+                    sdp_fmtp_line: fmtp.to_owned(),
+                    rtcp_feedback: video_feedback(),
+                },
+                payload_type,
+            },
+        )
+    };
+    vec![
+        (
+            RtpCodecKind::Audio,
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    mime_type: "audio/opus".to_owned(),
+                    clock_rate: 48_000,
+                    channels: 2,
+                    sdp_fmtp_line: OPUS_FMTP.to_owned(),
+                    rtcp_feedback: vec![RTCPFeedback {
+                        typ: "transport-cc".to_owned(),
+                        parameter: String::new(),
+                    }],
+                },
+                payload_type: 111,
+            },
+        ),
+        video("video/VP8", "", 96),
+        video("video/VP9", "profile-id=0", 98),
+        video("video/H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", 125),
+        video("video/H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", 102),
+        video("video/H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f", 104),
+    ]
+}
+
+/// The codec (and payload type) the server offers a subscriber for media a publisher sends as `codec`: the
+/// same name, and for H.264 the same profile when there is one.
+pub fn offered_codec(codec: &RTCRtpCodec) -> Option<RTCRtpCodecParameters> {
+    let profile = |fmtp: &str| {
+        fmtp.split(';')
+            .find_map(|kv| kv.trim().strip_prefix("profile-level-id="))
+            .map(|p| p[..p.len().min(4)].to_ascii_lowercase())
+    };
+    let same_name: Vec<RTCRtpCodecParameters> = codecs()
+        .into_iter()
+        .map(|(_, c)| c)
+        .filter(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&codec.mime_type))
+        .collect();
+    let wanted = profile(&codec.sdp_fmtp_line);
+    same_name
+        .iter()
+        .find(|c| wanted.is_some() && profile(&c.rtp_codec.sdp_fmtp_line) == wanted)
+        .or(same_name.first())
+        .cloned()
+}
+
+/// The audio-level header extension (RFC 6464) that `SpeakersChanged` is computed from.
+pub const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
+/// Where the server's ICE sockets go.
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    /// Local addresses to gather host candidates on (port 0). An unspecified address means every
+    /// non-loopback interface.
+    pub ips: Vec<IpAddr>,
+}
+
+/// Builds one of a participant's two connections; its events go to `tx`.
+pub async fn build(
+    config: &PeerConfig,
+    target: SignalTarget,
+    tx: UnboundedSender<PeerEvent>,
+) -> Result<Arc<dyn PeerConnection>, RtcError> {
+    let mut media = MediaEngine::default();
+    for (kind, codec) in codecs() {
+        media.register_codec(codec, kind)?;
+    }
+    media.register_header_extension(
+        RTCRtpHeaderExtensionCapability { uri: AUDIO_LEVEL_URI.to_owned() },
+        RtpCodecKind::Audio,
+        None,
+    )?;
+    let registry = register_default_interceptors(Registry::new(), &mut media)?
+        .with(Slot::Custom(20_000), KeyframeRequests::default());
+    let addrs: Vec<String> =
+        config.ips.iter().map(|ip| std::net::SocketAddr::new(*ip, 0).to_string()).collect();
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_media_engine(media)
+        .with_interceptor_registry(registry)
+        .with_handler(Arc::new(Events { target, tx }))
+        .with_udp_addrs(addrs)
+        .build()
+        .await?;
+    Ok(Arc::new(pc))
+}
+
+/// Hands subscribers' keyframe requests (PLI, FIR) to the application, which relays them to the publisher;
+/// all other incoming RTCP stays with the interceptors that act on it (NACK responder, reports, TWCC).
+#[derive(Default)]
+struct KeyframeRequests {
+    read: VecDeque<TaggedPacket>,
+    write: VecDeque<TaggedPacket>,
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = RtcError;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Packet::Rtcp(packets) = &msg.message.packet {
+            let requests: Vec<_> = packets
+                .iter()
+                .filter(|p| {
+                    let any = p.as_any();
+                    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+                })
+                .cloned()
+                .collect();
+            if requests.is_empty() {
+                return Ok(());
+            }
+            msg.message.packet = Packet::Rtcp(requests);
+            msg.message.add(Attribute::DeliverToApplication);
+        }
+        self.read.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<Self::Rout> {
+        self.read.pop_front()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.write.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<Self::Wout> {
+        self.write.pop_front()
+    }
+}
+
+impl Interceptor for KeyframeRequests {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}

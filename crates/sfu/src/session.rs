@@ -1,0 +1,727 @@
+//! One participant's session: its signalling WebSocket, its two peer connections, the tracks it publishes
+//! and the copies it receives. A single task owns all of it and handles, one at a time, the client's
+//! requests, the room's commands ([`ToSession`]) and the peer connections' events ([`PeerEvent`]).
+// LiveKit marks several fields deprecated in favour of newer ones, but the SDKs in use still read them:
+// fill both.
+#![allow(deprecated)]
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use bytes::BytesMut;
+use futures_util::{SinkExt, StreamExt};
+use livekit_protocol as proto;
+use prost::Message as _;
+use proto::signal_request::Message as In;
+use proto::signal_response::Message as Out;
+use rtc::data_channel::RTCDataChannelInit;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::peer_connection::{
+    PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription,
+};
+use webrtc::rtp_transceiver::RtpSender;
+
+use crate::auth::Admission;
+use crate::data;
+use crate::ids;
+use crate::keyframe::VideoCodec;
+use crate::peer::{self, PeerConfig, PeerEvent};
+use crate::room::{Rooms, SessionSender, ToSession};
+use crate::track::{self, DownTrack, PublishedTrack};
+
+/// No message at all from a client for this long: its connection is dead.
+const PING_TIMEOUT: Duration = Duration::from_secs(15);
+/// Reliable data waiting for the subscriber's channel to open, at most (LiveKit keeps 100 kB).
+const MAX_QUEUED_DATA: usize = 100_000;
+
+/// Query parameters of the `/rtc` request that shape the session.
+#[derive(Debug, Clone, Copy)]
+pub struct Params {
+    /// The client's protocol version.
+    pub protocol: i32,
+    /// Subscribe to every track automatically (LiveKit's default).
+    pub auto_subscribe: bool,
+    /// Video starts at the lowest layer until the client says what size it shows.
+    pub adaptive_stream: bool,
+}
+
+/// Why a session ends early.
+#[derive(Debug, thiserror::Error)]
+enum SessionError {
+    #[error("peer connection: {0}")]
+    Peer(#[from] rtc::shared::error::Error),
+    #[error("{0}")]
+    Protocol(String),
+}
+
+struct Subscription {
+    track: Arc<PublishedTrack>,
+    sender: Arc<dyn RtpSender>,
+    relay: tokio::task::JoinHandle<()>,
+}
+
+struct PendingTrack {
+    cid: String,
+    info: proto::TrackInfo,
+}
+
+struct Session {
+    rooms: Rooms,
+    admission: Admission,
+    params: Params,
+    sid: String,
+    tx: SessionSender,
+    peer_config: PeerConfig,
+    peer_tx: UnboundedSender<PeerEvent>,
+    publisher: Option<Arc<dyn PeerConnection>>,
+    subscriber: Arc<dyn PeerConnection>,
+    publisher_candidates: Vec<RTCIceCandidateInit>,
+    subscriber_candidates: Vec<RTCIceCandidateInit>,
+    /// A subscriber offer is out, waiting for its answer.
+    negotiating: bool,
+    /// Something changed while negotiating: offer again after the answer.
+    renegotiate: bool,
+    offer_id: u32,
+    pending: Vec<PendingTrack>,
+    published: Vec<Arc<PublishedTrack>>,
+    subscriptions: HashMap<String, Subscription>,
+    reliable: Arc<dyn DataChannel>,
+    lossy: Arc<dyn DataChannel>,
+    reliable_open: bool,
+    lossy_open: bool,
+    queued: VecDeque<Arc<Vec<u8>>>,
+    queued_bytes: usize,
+    active: bool,
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+}
+
+fn signal(message: Out) -> ToSession {
+    ToSession::Signal(Box::new(proto::SignalResponse { message: Some(message) }))
+}
+
+/// Runs a participant's session until it leaves, is replaced, or its connection dies.
+pub async fn run(
+    socket: WebSocket,
+    rooms: Rooms,
+    peer_config: PeerConfig,
+    admission: Admission,
+    params: Params,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<ToSession>();
+    let (peer_tx, mut peer_rx) = mpsc::unbounded_channel::<PeerEvent>();
+    let (mut sink, mut stream) = socket.split();
+    let subscriber = match peer::build(&peer_config, proto::SignalTarget::Subscriber, peer_tx.clone()).await {
+        Ok(pc) => pc,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create a peer connection");
+            let _ = sink.send(close(1011, "server cannot create a peer connection")).await;
+            return;
+        }
+    };
+    let channels = async {
+        let reliable = subscriber.create_data_channel("_reliable", None).await?;
+        let lossy = subscriber
+            .create_data_channel(
+                "_lossy",
+                Some(RTCDataChannelInit { ordered: false, max_retransmits: Some(0), ..Default::default() }),
+            )
+            .await?;
+        Ok::<_, rtc::shared::error::Error>((reliable, lossy))
+    };
+    let (reliable, lossy) = match channels.await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create data channels");
+            let _ = subscriber.close().await;
+            let _ = sink.send(close(1011, "server cannot create data channels")).await;
+            return;
+        }
+    };
+    for dc in [&reliable, &lossy] {
+        tokio::spawn(watch_open(dc.clone(), peer_tx.clone()));
+    }
+    let joined = rooms.join(&admission, tx.clone(), params.protocol, params.auto_subscribe);
+    let room = admission.room.clone();
+    tracing::info!(room, identity = admission.identity, sid = joined.sid, "joined");
+    let first = proto::SignalResponse { message: Some(Out::Join(joined.response)) };
+    let mut session = Session {
+        rooms: rooms.clone(),
+        admission,
+        params,
+        sid: joined.sid,
+        tx,
+        peer_config,
+        peer_tx,
+        publisher: None,
+        subscriber,
+        publisher_candidates: Vec::new(),
+        subscriber_candidates: Vec::new(),
+        negotiating: false,
+        renegotiate: false,
+        offer_id: 0,
+        pending: Vec::new(),
+        published: Vec::new(),
+        subscriptions: HashMap::new(),
+        reliable,
+        lossy,
+        reliable_open: false,
+        lossy_open: false,
+        queued: VecDeque::new(),
+        queued_bytes: 0,
+        active: false,
+    };
+    let reason = if sink.send(Message::Binary(first.encode_to_vec().into())).await.is_err() {
+        proto::DisconnectReason::SignalClose
+    } else if let Err(e) = session.negotiate().await {
+        tracing::warn!(error = %e, "first subscriber offer failed");
+        proto::DisconnectReason::StateMismatch
+    } else {
+        session.serve(&mut sink, &mut stream, &mut rx, &mut peer_rx).await
+    };
+    let sid = session.sid.clone();
+    session.close().await;
+    rooms.leave(&room, &sid, reason);
+    tracing::info!(room, sid, ?reason, "session ended");
+}
+
+/// Tells the session when one of its own data channels opens.
+async fn watch_open(dc: Arc<dyn DataChannel>, tx: UnboundedSender<PeerEvent>) {
+    let label = dc.label().await.unwrap_or_default();
+    while let Some(event) = dc.poll().await {
+        match event {
+            DataChannelEvent::OnOpen => {
+                let _ = tx.send(PeerEvent::ChannelOpen(label.clone()));
+            }
+            DataChannelEvent::OnClose => break,
+            _ => {}
+        }
+    }
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+type Stream = futures_util::stream::SplitStream<WebSocket>;
+
+impl Session {
+    async fn serve(
+        &mut self,
+        sink: &mut Sink,
+        stream: &mut Stream,
+        rx: &mut UnboundedReceiver<ToSession>,
+        peer_rx: &mut UnboundedReceiver<PeerEvent>,
+    ) -> proto::DisconnectReason {
+        loop {
+            tokio::select! {
+                command = rx.recv() => {
+                    // The session holds a sender itself: the channel never closes while it runs.
+                    let Some(command) = command else { return proto::DisconnectReason::ServerShutdown };
+                    match command {
+                        ToSession::Signal(message) => {
+                            let leaving = matches!(message.message, Some(Out::Leave(_)));
+                            if sink.send(Message::Binary(message.encode_to_vec().into())).await.is_err() {
+                                return proto::DisconnectReason::SignalClose;
+                            }
+                            if leaving {
+                                return proto::DisconnectReason::DuplicateIdentity;
+                            }
+                        }
+                        other => {
+                            if let Err(e) = self.command(other).await {
+                                tracing::warn!(sid = self.sid, error = %e, "room command failed");
+                            }
+                        }
+                    }
+                }
+                Some(event) = peer_rx.recv() => {
+                    if let Err(e) = self.peer_event(event).await {
+                        tracing::warn!(sid = self.sid, error = %e, "peer event failed");
+                    }
+                }
+                incoming = tokio::time::timeout(PING_TIMEOUT, stream.next()) => {
+                    let frame = match incoming {
+                        Err(_) => {
+                            tracing::info!(sid = self.sid, "no message within the ping timeout: connection dead");
+                            return proto::DisconnectReason::SignalClose;
+                        }
+                        Ok(None) | Ok(Some(Err(_))) => return proto::DisconnectReason::SignalClose,
+                        Ok(Some(Ok(frame))) => frame,
+                    };
+                    let data = match frame {
+                        Message::Binary(data) => data,
+                        Message::Close(_) => return proto::DisconnectReason::SignalClose,
+                        Message::Ping(_) | Message::Pong(_) => continue,
+                        Message::Text(_) => {
+                            let _ = sink.send(close(1003, "signalling messages are binary protobuf")).await;
+                            return proto::DisconnectReason::StateMismatch;
+                        }
+                    };
+                    let request = match proto::SignalRequest::decode(&data[..]) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            tracing::info!(sid = self.sid, error = %e, "malformed signal message: closing this connection");
+                            let _ = sink.send(close(1007, "malformed signal message")).await;
+                            return proto::DisconnectReason::StateMismatch;
+                        }
+                    };
+                    if let Some(In::Leave(_)) = request.message {
+                        tracing::info!(sid = self.sid, "left");
+                        return proto::DisconnectReason::ClientInitiated;
+                    }
+                    if let Err(e) = self.request(request).await {
+                        tracing::info!(sid = self.sid, error = %e, "signal request failed: closing this connection");
+                        let _ = sink.send(close(1008, &e.to_string())).await;
+                        return proto::DisconnectReason::StateMismatch;
+                    }
+                }
+            }
+        }
+    }
+
+    fn send(&self, message: Out) {
+        let _ = self.tx.send(signal(message));
+    }
+
+    fn room(&self) -> &str {
+        &self.admission.room
+    }
+
+    /// A client request (other than leave).
+    async fn request(&mut self, request: proto::SignalRequest) -> Result<(), SessionError> {
+        let Some(message) = request.message else { return Ok(()) };
+        match message {
+            In::Offer(offer) => self.publisher_offer(offer).await?,
+            In::Answer(answer) => self.subscriber_answer(answer).await?,
+            In::Trickle(trickle) => self.remote_candidate(trickle).await?,
+            In::AddTrack(add) => self.add_track(add),
+            In::Mute(mute) => {
+                if let Some(info) =
+                    self.rooms.set_muted(&self.admission.room, &self.sid, &mute.sid, mute.muted)
+                {
+                    tracing::debug!(track = info.sid, muted = info.muted, "mute");
+                }
+            }
+            In::Subscription(update) => {
+                for track_sid in &update.track_sids {
+                    if update.subscribe {
+                        if let Some(track) = self.rooms.track(self.room(), track_sid) {
+                            self.subscribe(track).await?;
+                        }
+                    } else {
+                        self.unsubscribe(track_sid).await?;
+                    }
+                }
+            }
+            In::TrackSetting(settings) => {
+                for track_sid in &settings.track_sids {
+                    if let Some(sub) = self.subscriptions.get(track_sid) {
+                        let layer = track::requested_layer(&sub.track.info().layers, &settings);
+                        if let Some(down) = sub.track.downtrack(&self.sid) {
+                            down.request(layer);
+                        }
+                    }
+                }
+            }
+            In::UpdateMetadata(update) => self.update_metadata(update),
+            In::Ping(ts) => self.send(Out::Pong(ts)),
+            In::PingReq(ping) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or_default();
+                self.send(Out::PongResp(proto::Pong { last_ping_timestamp: ping.timestamp, timestamp: now }));
+            }
+            other => {
+                tracing::debug!(sid = self.sid, message = ?std::mem::discriminant(&other), "not handled");
+            }
+        }
+        Ok(())
+    }
+
+    async fn publisher_offer(&mut self, offer: proto::SessionDescription) -> Result<(), SessionError> {
+        let pc = match &self.publisher {
+            Some(pc) => pc.clone(),
+            None => {
+                let pc = peer::build(&self.peer_config, proto::SignalTarget::Publisher, self.peer_tx.clone())
+                    .await?;
+                self.publisher = Some(pc.clone());
+                pc
+            }
+        };
+        pc.set_remote_description(RTCSessionDescription::offer(offer.sdp)?).await?;
+        let answer = pc.create_answer(None).await?;
+        pc.set_local_description(answer.clone()).await?;
+        let sdp = pc.local_description().await.map(|d| d.sdp).unwrap_or(answer.sdp);
+        self.send(Out::Answer(proto::SessionDescription {
+            r#type: "answer".into(),
+            sdp,
+            id: offer.id,
+            ..Default::default()
+        }));
+        for candidate in std::mem::take(&mut self.publisher_candidates) {
+            pc.add_ice_candidate(candidate).await?;
+        }
+        Ok(())
+    }
+
+    async fn subscriber_answer(&mut self, answer: proto::SessionDescription) -> Result<(), SessionError> {
+        if !self.negotiating {
+            return Err(SessionError::Protocol("answer without an offer".into()));
+        }
+        self.subscriber.set_remote_description(RTCSessionDescription::answer(answer.sdp)?).await?;
+        self.negotiating = false;
+        for candidate in std::mem::take(&mut self.subscriber_candidates) {
+            self.subscriber.add_ice_candidate(candidate).await?;
+        }
+        if std::mem::take(&mut self.renegotiate) {
+            self.negotiate().await?;
+        }
+        Ok(())
+    }
+
+    async fn remote_candidate(&mut self, trickle: proto::TrickleRequest) -> Result<(), SessionError> {
+        let candidate: RTCIceCandidateInit = serde_json::from_str(&trickle.candidate_init)
+            .map_err(|e| SessionError::Protocol(format!("bad ICE candidate: {e}")))?;
+        if candidate.candidate.is_empty() {
+            return Ok(()); // end of candidates
+        }
+        if trickle.target == proto::SignalTarget::Subscriber as i32 {
+            if self.subscriber.remote_description().await.is_some() {
+                self.subscriber.add_ice_candidate(candidate).await?;
+            } else {
+                self.subscriber_candidates.push(candidate);
+            }
+        } else {
+            match &self.publisher {
+                Some(pc) if pc.remote_description().await.is_some() => {
+                    pc.add_ice_candidate(candidate).await?
+                }
+                _ => self.publisher_candidates.push(candidate),
+            }
+        }
+        Ok(())
+    }
+
+    /// `AddTrackRequest`: checks the permission and announces the sid the media will get.
+    fn add_track(&mut self, add: proto::AddTrackRequest) {
+        let permissions = &self.admission.permissions;
+        let source = proto::TrackSource::try_from(add.source).unwrap_or(proto::TrackSource::Unknown);
+        let source_allowed = permissions.can_publish_sources.is_empty()
+            || permissions.can_publish_sources.iter().any(|s| s.eq_ignore_ascii_case(source.as_str_name()));
+        let kind = proto::TrackType::try_from(add.r#type).unwrap_or(proto::TrackType::Data);
+        let refusal = if !permissions.can_publish || !source_allowed {
+            Some(proto::request_response::Reason::NotAllowed)
+        } else if kind == proto::TrackType::Data {
+            Some(proto::request_response::Reason::UnsupportedType)
+        } else if self.pending.iter().any(|p| p.cid == add.cid) {
+            Some(proto::request_response::Reason::Queued)
+        } else if self.pending.len() >= 20 {
+            Some(proto::request_response::Reason::LimitExceeded)
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            tracing::info!(sid = self.sid, cid = add.cid, ?reason, "track refused");
+            self.send(Out::RequestResponse(proto::RequestResponse {
+                reason: reason as i32,
+                message: format!("cannot publish track: {}", reason.as_str_name()),
+                request: Some(proto::request_response::Request::AddTrack(add)),
+                ..Default::default()
+            }));
+            return;
+        }
+        let mut layers = add.layers.clone();
+        layers.sort_by_key(|l| l.quality);
+        let stream = match source {
+            proto::TrackSource::ScreenShare | proto::TrackSource::ScreenShareAudio => "screen",
+            _ => "camera",
+        };
+        let info = proto::TrackInfo {
+            sid: ids::track(),
+            r#type: add.r#type,
+            name: add.name.clone(),
+            muted: add.muted,
+            width: add.width,
+            height: add.height,
+            simulcast: layers.len() > 1,
+            disable_dtx: add.disable_dtx,
+            source: add.source,
+            layers,
+            stereo: add.stereo,
+            disable_red: add.disable_red,
+            stream: if add.stream.is_empty() { stream.into() } else { add.stream.clone() },
+            version: Some(proto::TimedVersion {
+                unix_micro: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_micros() as i64)
+                    .unwrap_or_default(),
+                ticks: 0,
+            }),
+            ..Default::default()
+        };
+        self.send(Out::TrackPublished(proto::TrackPublishedResponse {
+            cid: add.cid.clone(),
+            track: Some(info.clone()),
+        }));
+        self.pending.push(PendingTrack { cid: add.cid, info });
+    }
+
+    fn update_metadata(&mut self, update: proto::UpdateParticipantMetadata) {
+        if !self.admission.permissions.can_update_own_metadata {
+            self.send(Out::RequestResponse(proto::RequestResponse {
+                request_id: update.request_id,
+                reason: proto::request_response::Reason::NotAllowed as i32,
+                message: "does not have permission to update own metadata".into(),
+                ..Default::default()
+            }));
+            return;
+        }
+        self.rooms.update(&self.admission.room, &self.sid, true, |info| {
+            if !update.name.is_empty() {
+                info.name = update.name.clone();
+            }
+            if !update.metadata.is_empty() {
+                info.metadata = update.metadata.clone();
+            }
+            for (k, v) in &update.attributes {
+                // An empty value deletes the attribute (LiveKit's rule).
+                if v.is_empty() {
+                    info.attributes.remove(k);
+                } else {
+                    info.attributes.insert(k.clone(), v.clone());
+                }
+            }
+        });
+        if update.request_id != 0 {
+            self.send(Out::RequestResponse(proto::RequestResponse {
+                request_id: update.request_id,
+                reason: proto::request_response::Reason::Ok as i32,
+                ..Default::default()
+            }));
+        }
+    }
+
+    /// Sends a new subscriber offer, or marks one as needed after the answer in flight.
+    async fn negotiate(&mut self) -> Result<(), SessionError> {
+        if self.negotiating {
+            self.renegotiate = true;
+            return Ok(());
+        }
+        let offer = self.subscriber.create_offer(None).await?;
+        self.subscriber.set_local_description(offer.clone()).await?;
+        let sdp = self.subscriber.local_description().await.map(|d| d.sdp).unwrap_or(offer.sdp);
+        self.offer_id += 1;
+        self.negotiating = true;
+        self.send(Out::Offer(proto::SessionDescription {
+            r#type: "offer".into(),
+            sdp,
+            id: self.offer_id,
+            ..Default::default()
+        }));
+        Ok(())
+    }
+
+    async fn command(&mut self, command: ToSession) -> Result<(), SessionError> {
+        match command {
+            ToSession::Signal(_) => Ok(()),
+            ToSession::Subscribe(track) => self.subscribe(track).await,
+            ToSession::Unsubscribe(track_sid) => self.unsubscribe(&track_sid).await,
+            ToSession::Data(bytes, kind) => {
+                self.deliver(bytes, kind).await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn subscribe(&mut self, track: Arc<PublishedTrack>) -> Result<(), SessionError> {
+        let track_sid = track.sid();
+        if track.publisher == self.sid || self.subscriptions.contains_key(&track_sid) {
+            return Ok(());
+        }
+        let Some(codec) = peer::offered_codec(&track.codec) else {
+            tracing::warn!(
+                track = track_sid,
+                mime = track.codec.mime_type,
+                "no codec to forward this track with"
+            );
+            return Ok(());
+        };
+        let ssrc = rand::random::<u32>();
+        let kind = if track.is_video() { RtpCodecKind::Video } else { RtpCodecKind::Audio };
+        // LiveKit clients find the participant and the track from the stream id `PA_…|TR_…`.
+        let local = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            format!("{}|{}", track.publisher, track_sid),
+            track_sid.clone(),
+            track_sid.clone(),
+            kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                codec: codec.rtp_codec.clone(),
+                ..Default::default()
+            }],
+        )));
+        let sender = self.subscriber.add_track(local.clone() as Arc<dyn TrackLocal>).await?;
+        let first_layer = if self.params.adaptive_stream { 0 } else { 2 };
+        let down = Arc::new(DownTrack::new(
+            self.sid.clone(),
+            local,
+            ssrc,
+            VideoCodec::from_mime(&track.codec.mime_type),
+            track.codec.clock_rate,
+            Some(first_layer),
+        ));
+        down.set_payload_type(codec.payload_type);
+        track.add(down.clone());
+        let relay = tokio::spawn(track::relay_keyframe_requests(track.clone(), down));
+        self.subscriptions.insert(track_sid, Subscription { track, sender, relay });
+        self.negotiate().await
+    }
+
+    async fn unsubscribe(&mut self, track_sid: &str) -> Result<(), SessionError> {
+        let Some(sub) = self.subscriptions.remove(track_sid) else { return Ok(()) };
+        sub.track.remove(&self.sid);
+        sub.relay.abort();
+        self.subscriber.remove_track(&sub.sender).await?;
+        self.negotiate().await
+    }
+
+    /// Sends a relayed data packet on the subscriber connection's channel of its kind; reliable data waits
+    /// for the channel to open.
+    async fn deliver(&mut self, bytes: Arc<Vec<u8>>, kind: proto::data_packet::Kind) {
+        if kind == proto::data_packet::Kind::Lossy {
+            if self.lossy_open {
+                let _ = self.lossy.send(BytesMut::from(&bytes[..])).await;
+            }
+            return;
+        }
+        if !self.reliable_open {
+            if self.queued_bytes + bytes.len() <= MAX_QUEUED_DATA {
+                self.queued_bytes += bytes.len();
+                self.queued.push_back(bytes);
+            } else {
+                tracing::warn!(sid = self.sid, "reliable data dropped: channel not open and queue full");
+            }
+            return;
+        }
+        if let Err(e) = self.reliable.send(BytesMut::from(&bytes[..])).await {
+            tracing::warn!(sid = self.sid, error = %e, "reliable data not sent");
+        }
+    }
+
+    async fn peer_event(&mut self, event: PeerEvent) -> Result<(), SessionError> {
+        match event {
+            PeerEvent::Candidate { target, init } => {
+                self.send(Out::Trickle(proto::TrickleRequest {
+                    candidate_init: init,
+                    target: target as i32,
+                    r#final: false,
+                }));
+            }
+            PeerEvent::State { target, state } => {
+                tracing::debug!(sid = self.sid, ?target, %state, "connection state");
+                if target == proto::SignalTarget::Subscriber
+                    && state == RTCPeerConnectionState::Connected
+                    && !self.active
+                {
+                    self.active = true;
+                    self.rooms.set_active(&self.admission.room, &self.sid);
+                }
+            }
+            PeerEvent::ChannelOpen(label) => {
+                if label == "_lossy" {
+                    self.lossy_open = true;
+                } else {
+                    self.reliable_open = true;
+                    self.queued_bytes = 0;
+                    while let Some(bytes) = self.queued.pop_front() {
+                        if let Err(e) = self.reliable.send(BytesMut::from(&bytes[..])).await {
+                            tracing::warn!(sid = self.sid, error = %e, "queued reliable data not sent");
+                        }
+                    }
+                }
+            }
+            PeerEvent::DataChannel(dc) => {
+                tokio::spawn(relay_data(dc, self.rooms.clone(), self.admission.clone(), self.sid.clone()));
+            }
+            PeerEvent::Track { remote, first, codec } => {
+                // Match the media to its AddTrackRequest by cid (the msid track id), else the first pending
+                // track of the same kind (LiveKit's rule).
+                let video = codec.mime_type.to_ascii_lowercase().starts_with("video/");
+                let kind = if video { proto::TrackType::Video } else { proto::TrackType::Audio } as i32;
+                let pos = self
+                    .pending
+                    .iter()
+                    .position(|p| p.cid == first.track_id)
+                    .or_else(|| self.pending.iter().position(|p| p.info.r#type == kind));
+                let Some(pos) = pos else {
+                    tracing::warn!(
+                        sid = self.sid,
+                        cid = first.track_id,
+                        "media without an AddTrackRequest: ignored"
+                    );
+                    return Ok(());
+                };
+                let pending = self.pending.remove(pos);
+                let mut info = pending.info;
+                info.mime_type = codec.mime_type.clone();
+                info.mid = String::new();
+                info.codecs = vec![proto::SimulcastCodecInfo {
+                    mime_type: codec.mime_type.clone(),
+                    cid: pending.cid.clone(),
+                    layers: info.layers.clone(),
+                    ..Default::default()
+                }];
+                tracing::info!(sid = self.sid, track = info.sid, mime = codec.mime_type, "track published");
+                let track = Arc::new(PublishedTrack::new(self.sid.clone(), info, codec, remote, &first));
+                tokio::spawn(track.clone().run());
+                self.published.push(track.clone());
+                self.rooms.publish(&self.admission.room, &self.sid, track);
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases everything: subscriptions, connections.
+    async fn close(&mut self) {
+        for (_, sub) in self.subscriptions.drain() {
+            sub.track.remove(&self.sid);
+            sub.relay.abort();
+        }
+        if let Some(pc) = self.publisher.take() {
+            let _ = pc.close().await;
+        }
+        let _ = self.subscriber.close().await;
+    }
+}
+
+/// Reads a client's data channel (on its publisher connection) and relays each packet through the room.
+async fn relay_data(dc: Arc<dyn DataChannel>, rooms: Rooms, admission: Admission, sid: String) {
+    let label = dc.label().await.unwrap_or_default();
+    let kind =
+        if label == "_lossy" { proto::data_packet::Kind::Lossy } else { proto::data_packet::Kind::Reliable };
+    let sender = data::Sender {
+        sid: &sid,
+        identity: &admission.identity,
+        hidden: admission.permissions.hidden,
+        agent: false,
+    };
+    while let Some(event) = dc.poll().await {
+        match event {
+            DataChannelEvent::OnMessage(message) => {
+                match data::stamp(&message.data, kind, &sender, admission.permissions.can_publish_data) {
+                    Ok(relay) => rooms.relay(&admission.room, &sid, relay),
+                    Err(e) => tracing::debug!(sid, error = %e, "data packet not relayed"),
+                }
+            }
+            DataChannelEvent::OnClose => break,
+            _ => {}
+        }
+    }
+}

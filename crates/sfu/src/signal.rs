@@ -1,0 +1,84 @@
+//! The client-facing HTTP surface: `/rtc` (the signalling WebSocket), `/rtc/validate` (why a join would be
+//! refused) and `/rtc/v1` (the newer single-connection protocol, answered 404 so that clients fall back).
+use std::collections::HashMap;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::{AuthError, KeyStore};
+use crate::peer::PeerConfig;
+use crate::room::Rooms;
+use crate::session;
+
+/// Largest signalling message accepted; bigger ones close the sender's connection.
+pub const MAX_SIGNAL_MESSAGE: usize = 1 << 20;
+
+/// Shared server state for the handlers.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// API keys.
+    pub keys: KeyStore,
+    /// Rooms.
+    pub rooms: Rooms,
+    /// Where media sockets go.
+    pub peer: PeerConfig,
+}
+
+/// The access token: an `Authorization` header wins and must be `Bearer <token>`; else `?access_token=`.
+fn token<'a>(query: &'a HashMap<String, String>, headers: &'a HeaderMap) -> Result<&'a str, AuthError> {
+    match headers.get(axum::http::header::AUTHORIZATION) {
+        Some(value) => {
+            value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or(AuthError::BadHeader)
+        }
+        None => Ok(query.get("access_token").map(String::as_str).unwrap_or("")),
+    }
+}
+
+fn refuse(err: &AuthError) -> Response {
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+    tracing::info!(%status, reason = ?err, "join refused");
+    (status, err.to_string()).into_response()
+}
+
+/// `GET /rtc/validate`: 200 "success" when the token would be admitted, else the refusal.
+pub async fn validate(
+    State(app): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    match token(&query, &headers).and_then(|t| app.keys.admit(t, None)) {
+        Ok(_) => ([(axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")], "success").into_response(),
+        Err(e) => refuse(&e),
+    }
+}
+
+/// `/rtc/v1`: not served, so that clients fall back to `/rtc`.
+pub async fn v1_not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found").into_response()
+}
+
+/// `GET /rtc`: admits the token, then upgrades to the signalling WebSocket.
+pub async fn rtc(
+    State(app): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let admission = match token(&query, &headers).and_then(|t| app.keys.admit(t, None)) {
+        Ok(a) => a,
+        Err(e) => return refuse(&e),
+    };
+    let flag = |name: &str, default: bool| {
+        query.get(name).map(|v| v == "1" || v.eq_ignore_ascii_case("true")).unwrap_or(default)
+    };
+    let params = session::Params {
+        protocol: query.get("protocol").and_then(|p| p.parse().ok()).unwrap_or(0),
+        auto_subscribe: flag("auto_subscribe", true),
+        adaptive_stream: flag("adaptive_stream", false),
+    };
+    upgrade
+        .max_message_size(MAX_SIGNAL_MESSAGE)
+        .on_upgrade(move |socket| session::run(socket, app.rooms, app.peer, admission, params))
+}
