@@ -13,6 +13,7 @@ setup:
 setup-test:
 	@scripts/setup-system.sh test
 	@scripts/setup-rust.sh
+	@scripts/setup-peers.sh
 
 run: setup-test
 	@scripts/run-demo.sh

@@ -25,6 +25,10 @@ for p in "${pkgs[@]}"; do
     missing+=("$p")
   fi
 done
+# The SFU's tests drive LiveKit's official SDKs from Node.js (>= 18): take Debian's unless one is on PATH.
+if [ "$mode" = test ] && ! command -v node >/dev/null; then
+  missing+=(nodejs npm)
+fi
 if [ "${#missing[@]}" -eq 0 ]; then exit 0; fi
 
 SUDO=""
