@@ -31,6 +31,12 @@ pub enum ConfigError {
         /// What the system said.
         source: std::io::Error,
     },
+    /// A webhook URL is not http(s).
+    #[error("webhook URL \"{0}\" must start with http:// or https://")]
+    WebhookUrl(String),
+    /// Webhooks are signed with an API key the server does not have.
+    #[error("webhook API key \"{0}\" is not one of the server's keys")]
+    WebhookKey(String),
     /// The file is not valid TOML of the expected shape.
     #[error("invalid configuration file: {0}")]
     Parse(String),
@@ -43,6 +49,18 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// API key → secret.
     pub keys: HashMap<String, String>,
+    /// Where to post webhooks, signed with which key.
+    pub webhook: Option<Webhooks>,
+}
+
+/// Webhook endpoints and the API key that signs them (LiveKit's `webhook:` section).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhooks {
+    /// Endpoints.
+    pub urls: Vec<String>,
+    /// Which API key signs; the only key when there is one.
+    pub api_key: Option<String>,
 }
 
 /// The file form:
@@ -57,6 +75,7 @@ struct FileConfig {
     bind: Option<String>,
     #[serde(default)]
     keys: HashMap<String, String>,
+    webhook: Option<Webhooks>,
 }
 
 /// LiveKit's default development port, on loopback only.
@@ -78,7 +97,36 @@ impl ServerConfig {
     /// From TOML text.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
-        Self::build(file.bind.as_deref().unwrap_or(DEFAULT_BIND), file.keys)
+        let config = Self::build(file.bind.as_deref().unwrap_or(DEFAULT_BIND), file.keys)?;
+        match file.webhook {
+            Some(w) => config.with_webhooks(w.urls, w.api_key),
+            None => Ok(config),
+        }
+    }
+
+    /// Posts webhooks to `urls`, signed with `api_key` (default: the only key, else the first by name).
+    pub fn with_webhooks(mut self, urls: Vec<String>, api_key: Option<String>) -> Result<Self, ConfigError> {
+        if let Some(bad) = urls.iter().find(|u| !(u.starts_with("http://") || u.starts_with("https://"))) {
+            return Err(ConfigError::WebhookUrl(bad.clone()));
+        }
+        if let Some(key) = &api_key {
+            if !self.keys.contains_key(key) {
+                return Err(ConfigError::WebhookKey(key.clone()));
+            }
+        }
+        self.webhook = if urls.is_empty() { None } else { Some(Webhooks { urls, api_key }) };
+        Ok(self)
+    }
+
+    /// The webhook settings with the signing key resolved.
+    pub fn webhook_config(&self) -> Option<crate::webhook::WebhookConfig> {
+        let w = self.webhook.as_ref()?;
+        let api_key = match &w.api_key {
+            Some(k) => k.clone(),
+            None => self.keys.keys().min()?.clone(),
+        };
+        let api_secret = self.keys.get(&api_key)?.clone();
+        Some(crate::webhook::WebhookConfig { urls: w.urls.clone(), api_key, api_secret })
     }
 
     fn build(bind: &str, keys: HashMap<String, String>) -> Result<Self, ConfigError> {
@@ -89,7 +137,7 @@ impl ServerConfig {
             return Err(ConfigError::EmptySecret(key.clone()));
         }
         let bind = bind.parse().map_err(|_| ConfigError::Bind(bind.to_string()))?;
-        Ok(Self { bind, keys })
+        Ok(Self { bind, keys, webhook: None })
     }
 }
 
@@ -132,5 +180,27 @@ mod tests {
         assert_eq!(default_bind.bind.to_string(), DEFAULT_BIND);
         assert!(matches!(ServerConfig::from_toml("bnd = 1"), Err(ConfigError::Parse(_))));
         assert!(matches!(ServerConfig::from_toml("[keys]\n"), Err(ConfigError::NoKeys)));
+    }
+
+    #[test]
+    fn webhooks() {
+        let c = ServerConfig::from_toml(
+            "[keys]\ndevkey = \"secret\"\n[webhook]\nurls = [\"http://127.0.0.1:9/hook\"]\n",
+        )
+        .unwrap();
+        let w = c.webhook_config().unwrap();
+        assert_eq!((w.api_key.as_str(), w.api_secret.as_str()), ("devkey", "secret"));
+        assert!(matches!(
+            ServerConfig::from_args("127.0.0.1:0", "a:b")
+                .unwrap()
+                .with_webhooks(vec!["ftp://x".into()], None),
+            Err(ConfigError::WebhookUrl(_))
+        ));
+        assert!(matches!(
+            ServerConfig::from_args("127.0.0.1:0", "a:b")
+                .unwrap()
+                .with_webhooks(vec!["http://x".into()], Some("z".into())),
+            Err(ConfigError::WebhookKey(_))
+        ));
     }
 }

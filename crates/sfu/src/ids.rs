@@ -24,6 +24,11 @@ pub fn track() -> String {
     make("TR_")
 }
 
+/// A webhook event id.
+pub fn event() -> String {
+    make("EV_")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

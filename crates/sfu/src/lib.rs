@@ -19,5 +19,7 @@ pub mod server;
 mod session;
 pub mod signal;
 pub mod track;
+pub mod twirp;
+pub mod webhook;
 
 pub use server::SfuServer;

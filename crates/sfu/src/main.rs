@@ -20,9 +20,12 @@ struct Args {
     /// API keys as key:secret pairs, comma-separated (LiveKit's development convention: devkey:secret).
     #[arg(long, env = "COLLOQUE_SFU_KEYS", conflicts_with = "config")]
     keys: Option<String>,
-    /// A TOML configuration file (`bind`, `[keys]`).
+    /// A TOML configuration file (`bind`, `[keys]`, `[webhook] urls = [...]`).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Post webhooks (room_started, participant_joined, …) to this URL; repeatable.
+    #[arg(long = "webhook", conflicts_with = "config")]
+    webhooks: Vec<String>,
 }
 
 #[tokio::main]
@@ -35,7 +38,9 @@ async fn main() -> Result<()> {
     let args = Args::parse();
     let config = match (&args.config, &args.keys) {
         (Some(path), _) => ServerConfig::from_file(path)?,
-        (None, Some(keys)) => ServerConfig::from_args(&args.bind, keys)?,
+        (None, Some(keys)) => {
+            ServerConfig::from_args(&args.bind, keys)?.with_webhooks(args.webhooks, None)?
+        }
         (None, None) => anyhow::bail!("give API keys with --keys key:secret or a --config file"),
     };
     let server = SfuServer::start(config).await.context("starting the server")?;

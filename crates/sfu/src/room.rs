@@ -2,7 +2,7 @@
 //! connection drains. Membership changes are announced to the others as `ParticipantUpdate`s.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use livekit_protocol as proto;
 use proto::signal_response::Message as Out;
@@ -12,6 +12,7 @@ use crate::auth::Admission;
 use crate::data::Relay;
 use crate::ids;
 use crate::track::PublishedTrack;
+use crate::webhook::Notifier;
 
 /// The LiveKit server version whose protocol behaviour this server follows (docs/sfu-protocol.md).
 pub const LIVEKIT_COMPAT_VERSION: &str = "1.9.0";
@@ -55,12 +56,73 @@ struct Room {
     info: proto::Room,
     /// In join order.
     members: Vec<Member>,
+    created: Instant,
+    /// When the last member left; `None` while someone is in.
+    emptied: Option<Instant>,
+}
+
+impl Room {
+    fn new(name: &str) -> Self {
+        let (secs, millis) = now();
+        Self {
+            info: proto::Room {
+                sid: ids::room(),
+                name: name.to_owned(),
+                empty_timeout: DEFAULT_EMPTY_TIMEOUT,
+                departure_timeout: DEFAULT_DEPARTURE_TIMEOUT,
+                creation_time: secs,
+                creation_time_ms: millis,
+                ..Default::default()
+            },
+            members: Vec::new(),
+            created: Instant::now(),
+            emptied: None,
+        }
+    }
+
+    /// Empty for longer than it may be: 'departure_timeout' after the last leave, 'empty_timeout' after
+    /// creation when nobody ever came.
+    fn expired(&self, now: Instant) -> bool {
+        if !self.members.is_empty() {
+            return false;
+        }
+        match self.emptied {
+            Some(t) => now.duration_since(t) >= Duration::from_secs(u64::from(self.info.departure_timeout)),
+            None => {
+                now.duration_since(self.created) >= Duration::from_secs(u64::from(self.info.empty_timeout))
+            }
+        }
+    }
+
+    fn member(&self, identity: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.info.identity == identity)
+    }
+}
+
+/// LiveKit's defaults: a room nobody joined closes after 5 minutes, an emptied one 20 s after the last leave.
+pub const DEFAULT_EMPTY_TIMEOUT: u32 = 300;
+/// See [`DEFAULT_EMPTY_TIMEOUT`].
+pub const DEFAULT_DEPARTURE_TIMEOUT: u32 = 20;
+
+/// Why a room operation (from the server API) failed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RoomError {
+    /// No room of that name.
+    #[error("requested room does not exist")]
+    NoRoom,
+    /// No participant of that identity in the room.
+    #[error("participant does not exist")]
+    NoParticipant,
+    /// The participant has no track of that sid.
+    #[error("track is not found")]
+    NoTrack,
 }
 
 /// All rooms of the server.
 #[derive(Clone, Default)]
 pub struct Rooms {
     inner: Arc<Mutex<HashMap<String, Room>>>,
+    webhooks: Option<Notifier>,
 }
 
 impl std::fmt::Debug for Rooms {
@@ -111,6 +173,33 @@ pub struct Joined {
 }
 
 impl Rooms {
+    /// Rooms that post `webhooks`.
+    pub fn with_webhooks(webhooks: Option<Notifier>) -> Self {
+        Self { inner: Arc::default(), webhooks }
+    }
+
+    fn notify(
+        &self,
+        event: &str,
+        room: &proto::Room,
+        participant: Option<&proto::ParticipantInfo>,
+        track: Option<&proto::TrackInfo>,
+    ) {
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.notify(event, room, participant, track);
+        }
+    }
+
+    /// The room called `name`, created (and announced by webhook) if needed.
+    fn open<'a>(&self, rooms: &'a mut HashMap<String, Room>, name: &str) -> &'a mut Room {
+        rooms.entry(name.to_owned()).or_insert_with(|| {
+            let room = Room::new(name);
+            tracing::info!(room = name, sid = room.info.sid, "room started");
+            self.notify("room_started", &room.info, None, None);
+            room
+        })
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Room>> {
         // A panic while holding the lock cannot leave the map half-updated in a way that matters more
         // than losing the server: keep serving.
@@ -129,30 +218,12 @@ impl Rooms {
     ) -> Joined {
         let (secs, millis) = now();
         let mut rooms = self.lock();
-        let room = rooms.entry(admission.room.clone()).or_insert_with(|| Room {
-            info: proto::Room {
-                sid: ids::room(),
-                name: admission.room.clone(),
-                empty_timeout: 300,
-                departure_timeout: 20,
-                creation_time: secs,
-                creation_time_ms: millis,
-                ..Default::default()
-            },
-            members: Vec::new(),
-        });
+        let room = self.open(&mut rooms, &admission.room);
+        room.emptied = None;
         let mut replaced = None;
         if let Some(pos) = room.members.iter().position(|m| m.info.identity == admission.identity) {
             let old = room.members.remove(pos);
-            send(
-                &old.tx,
-                Out::Leave(proto::LeaveRequest {
-                    can_reconnect: false,
-                    reason: proto::DisconnectReason::DuplicateIdentity as i32,
-                    action: proto::leave_request::Action::Disconnect as i32,
-                    ..Default::default()
-                }),
-            );
+            send(&old.tx, Out::Leave(leave(proto::DisconnectReason::DuplicateIdentity)));
             replaced = Some(old);
         }
         let info = proto::ParticipantInfo {
@@ -170,7 +241,7 @@ impl Rooms {
             ..Default::default()
         };
         if let Some(old) = replaced {
-            unpublish_all(room, old);
+            self.unpublish_all(room, old);
         }
         let others: Vec<proto::ParticipantInfo> =
             room.members.iter().filter(|m| !is_hidden(&m.info)).map(|m| m.info.clone()).collect();
@@ -223,13 +294,29 @@ impl Rooms {
         member.info.version += 1;
         room.info.num_participants = room.members.len() as u32;
         let info = member.info.clone();
-        unpublish_all(room, member);
+        self.unpublish_all(room, member);
         if !is_hidden(&info) {
             broadcast(room, None, &info);
         }
+        self.notify("participant_left", &room.info, Some(&info), None);
         if room.members.is_empty() {
-            rooms.remove(room_name);
+            room.emptied = Some(Instant::now());
         }
+    }
+
+    /// Closes the rooms empty for longer than their timeouts; returns how many.
+    pub fn close_idle(&self) -> usize {
+        let now = Instant::now();
+        let mut rooms = self.lock();
+        let expired: Vec<String> =
+            rooms.iter().filter(|(_, r)| r.expired(now)).map(|(n, _)| n.clone()).collect();
+        for name in &expired {
+            if let Some(room) = rooms.remove(name) {
+                tracing::info!(room = name, "room closed: empty");
+                self.notify("room_finished", &room.info, None, None);
+            }
+        }
+        expired.len()
     }
 
     /// Marks a participant ACTIVE (its primary connection is up) and tells the others.
@@ -237,6 +324,12 @@ impl Rooms {
         self.update(room_name, sid, false, |info| {
             info.state = proto::participant_info::State::Active as i32;
         });
+        let rooms = self.lock();
+        if let Some(room) = rooms.get(room_name) {
+            if let Some(m) = room.members.iter().find(|m| m.info.sid == sid) {
+                self.notify("participant_joined", &room.info, Some(&m.info), None);
+            }
+        }
     }
 
     /// Changes a participant's info with `change`, bumps its version and announces it (to itself too when
@@ -284,6 +377,12 @@ impl Rooms {
                 let _ = other.tx.send(ToSession::Subscribe(track.clone()));
             }
         }
+        let who = proto::ParticipantInfo {
+            sid: info.sid.clone(),
+            identity: info.identity.clone(),
+            ..Default::default()
+        };
+        self.notify("track_published", &room.info, Some(&who), Some(&track.info()));
     }
 
     /// Mutes or unmutes a published track; `None` when the participant has no such track.
@@ -336,6 +435,213 @@ impl Rooms {
     }
 }
 
+/// The server API's room operations (RoomService), by room name and participant identity.
+impl Rooms {
+    /// Creates a room (or returns the existing one) with the request's settings.
+    pub fn create(&self, request: &proto::CreateRoomRequest) -> proto::Room {
+        let mut rooms = self.lock();
+        let room = self.open(&mut rooms, &request.name);
+        if request.empty_timeout > 0 {
+            room.info.empty_timeout = request.empty_timeout;
+        }
+        if request.departure_timeout > 0 {
+            room.info.departure_timeout = request.departure_timeout;
+        }
+        if request.max_participants > 0 {
+            room.info.max_participants = request.max_participants;
+        }
+        if !request.metadata.is_empty() {
+            room.info.metadata = request.metadata.clone();
+        }
+        room.info.clone()
+    }
+
+    /// Rooms, all or those named.
+    pub fn list(&self, names: &[String]) -> Vec<proto::Room> {
+        let rooms = self.lock();
+        let mut list: Vec<proto::Room> = rooms
+            .values()
+            .filter(|r| names.is_empty() || names.contains(&r.info.name))
+            .map(|r| r.info.clone())
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list
+    }
+
+    /// Whether a room has reached its participant limit.
+    pub fn is_full(&self, room_name: &str) -> bool {
+        self.lock().get(room_name).is_some_and(|r| {
+            r.info.max_participants > 0 && r.members.len() >= r.info.max_participants as usize
+        })
+    }
+
+    /// Closes a room now: everyone is disconnected with `ROOM_DELETED`.
+    pub fn delete(&self, room_name: &str) -> Result<(), RoomError> {
+        let mut rooms = self.lock();
+        let mut room = rooms.remove(room_name).ok_or(RoomError::NoRoom)?;
+        for member in std::mem::take(&mut room.members) {
+            send(&member.tx, Out::Leave(leave(proto::DisconnectReason::RoomDeleted)));
+            let mut info = member.info.clone();
+            info.state = proto::participant_info::State::Disconnected as i32;
+            self.notify("participant_left", &room.info, Some(&info), None);
+        }
+        tracing::info!(room = room_name, "room deleted");
+        self.notify("room_finished", &room.info, None, None);
+        Ok(())
+    }
+
+    /// The participants of a room (hidden ones included, as LiveKit lists them).
+    pub fn participants(&self, room_name: &str) -> Result<Vec<proto::ParticipantInfo>, RoomError> {
+        let rooms = self.lock();
+        let room = rooms.get(room_name).ok_or(RoomError::NoRoom)?;
+        Ok(room.members.iter().map(|m| m.info.clone()).collect())
+    }
+
+    /// One participant.
+    pub fn participant(&self, room_name: &str, identity: &str) -> Result<proto::ParticipantInfo, RoomError> {
+        let rooms = self.lock();
+        let room = rooms.get(room_name).ok_or(RoomError::NoRoom)?;
+        room.member(identity).map(|m| m.info.clone()).ok_or(RoomError::NoParticipant)
+    }
+
+    fn sid_of(&self, room_name: &str, identity: &str) -> Result<String, RoomError> {
+        self.participant(room_name, identity).map(|p| p.sid)
+    }
+
+    /// Disconnects a participant with `PARTICIPANT_REMOVED`.
+    pub fn remove(&self, room_name: &str, identity: &str) -> Result<(), RoomError> {
+        let sid = self.sid_of(room_name, identity)?;
+        {
+            let rooms = self.lock();
+            if let Some(m) = rooms.get(room_name).and_then(|r| r.member(identity)) {
+                send(&m.tx, Out::Leave(leave(proto::DisconnectReason::ParticipantRemoved)));
+            }
+        }
+        self.leave(room_name, &sid, proto::DisconnectReason::ParticipantRemoved);
+        Ok(())
+    }
+
+    /// Mutes (or unmutes) a participant's track, and tells its client to do the same.
+    pub fn mute_track(
+        &self,
+        room_name: &str,
+        identity: &str,
+        track_sid: &str,
+        muted: bool,
+    ) -> Result<proto::TrackInfo, RoomError> {
+        let sid = self.sid_of(room_name, identity)?;
+        let info = self.set_muted(room_name, &sid, track_sid, muted).ok_or(RoomError::NoTrack)?;
+        let rooms = self.lock();
+        if let Some(m) = rooms.get(room_name).and_then(|r| r.member(identity)) {
+            send(&m.tx, Out::Mute(proto::MuteTrackRequest { sid: track_sid.to_owned(), muted }));
+        }
+        Ok(info)
+    }
+
+    /// Changes a participant's name, metadata, attributes (an empty value deletes one) or permission.
+    pub fn update_participant(
+        &self,
+        request: &proto::UpdateParticipantRequest,
+    ) -> Result<proto::ParticipantInfo, RoomError> {
+        let sid = self.sid_of(&request.room, &request.identity)?;
+        self.update(&request.room, &sid, true, |info| {
+            if !request.name.is_empty() {
+                info.name = request.name.clone();
+            }
+            if !request.metadata.is_empty() {
+                info.metadata = request.metadata.clone();
+            }
+            apply_attributes(&mut info.attributes, &request.attributes);
+            if let Some(permission) = &request.permission {
+                info.permission = Some(permission.clone());
+            }
+        });
+        self.participant(&request.room, &request.identity)
+    }
+
+    /// Sends data from the server to everyone in the room, or to the identities named.
+    pub fn send_data(&self, request: &proto::SendDataRequest) -> Result<(), RoomError> {
+        if !self.lock().contains_key(&request.room) {
+            return Err(RoomError::NoRoom);
+        }
+        let kind =
+            proto::data_packet::Kind::try_from(request.kind).unwrap_or(proto::data_packet::Kind::Reliable);
+        #[allow(deprecated)] // `kind` and the user packet's destinations: still read by the SDKs
+        let packet = proto::DataPacket {
+            kind: kind as i32,
+            destination_identities: request.destination_identities.clone(),
+            value: Some(proto::data_packet::Value::User(proto::UserPacket {
+                payload: request.data.clone(),
+                topic: request.topic.clone(),
+                destination_identities: request.destination_identities.clone(),
+                nonce: request.nonce.clone(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        use prost::Message as _;
+        let relay = Relay {
+            bytes: packet.encode_to_vec(),
+            kind,
+            destinations: request.destination_identities.clone(),
+        };
+        self.relay(&request.room, "", relay);
+        Ok(())
+    }
+
+    /// Subscribes a participant to tracks, or unsubscribes it, on the server's initiative.
+    pub fn update_subscriptions(
+        &self,
+        room_name: &str,
+        identity: &str,
+        track_sids: &[String],
+        subscribe: bool,
+    ) -> Result<(), RoomError> {
+        let rooms = self.lock();
+        let room = rooms.get(room_name).ok_or(RoomError::NoRoom)?;
+        let member = room.member(identity).ok_or(RoomError::NoParticipant)?;
+        for sid in track_sids {
+            if subscribe {
+                let track = room.members.iter().flat_map(|m| m.tracks.iter()).find(|t| &t.sid() == sid);
+                let track = track.ok_or(RoomError::NoTrack)?;
+                let _ = member.tx.send(ToSession::Subscribe(track.clone()));
+            } else {
+                let _ = member.tx.send(ToSession::Unsubscribe(sid.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces a room's metadata and tells everyone in it.
+    pub fn update_room_metadata(&self, room_name: &str, metadata: &str) -> Result<proto::Room, RoomError> {
+        let mut rooms = self.lock();
+        let room = rooms.get_mut(room_name).ok_or(RoomError::NoRoom)?;
+        room.info.metadata = metadata.to_owned();
+        for member in &room.members {
+            send(&member.tx, Out::RoomUpdate(proto::RoomUpdate { room: Some(room.info.clone()) }));
+        }
+        Ok(room.info.clone())
+    }
+
+    /// Stops every subscription to a departing member's tracks.
+    fn unpublish_all(&self, room: &Room, member: Member) {
+        let who = proto::ParticipantInfo {
+            sid: member.info.sid.clone(),
+            identity: member.info.identity.clone(),
+            ..Default::default()
+        };
+        for track in member.tracks {
+            let sid = track.sid();
+            for subscriber in track.subscribers() {
+                if let Some(m) = room.members.iter().find(|m| m.info.sid == subscriber) {
+                    let _ = m.tx.send(ToSession::Unsubscribe(sid.clone()));
+                }
+            }
+            self.notify("track_unpublished", &room.info, Some(&who), Some(&track.info()));
+        }
+    }
+}
+
 /// Sends `info` to every member but `except`.
 fn broadcast(room: &Room, except: Option<&str>, info: &proto::ParticipantInfo) {
     for member in room.members.iter().filter(|m| Some(m.info.sid.as_str()) != except) {
@@ -343,14 +649,23 @@ fn broadcast(room: &Room, except: Option<&str>, info: &proto::ParticipantInfo) {
     }
 }
 
-/// Stops every subscription to a departing member's tracks.
-fn unpublish_all(room: &Room, member: Member) {
-    for track in member.tracks {
-        let sid = track.sid();
-        for subscriber in track.subscribers() {
-            if let Some(m) = room.members.iter().find(|m| m.info.sid == subscriber) {
-                let _ = m.tx.send(ToSession::Unsubscribe(sid.clone()));
-            }
+/// A server-initiated disconnection.
+fn leave(reason: proto::DisconnectReason) -> proto::LeaveRequest {
+    proto::LeaveRequest {
+        can_reconnect: false,
+        reason: reason as i32,
+        action: proto::leave_request::Action::Disconnect as i32,
+        ..Default::default()
+    }
+}
+
+/// Merges attribute changes: an empty value deletes the key (LiveKit's rule).
+pub fn apply_attributes(attributes: &mut HashMap<String, String>, changes: &HashMap<String, String>) {
+    for (k, v) in changes {
+        if v.is_empty() {
+            attributes.remove(k);
+        } else {
+            attributes.insert(k.clone(), v.clone());
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Starting the server: one call binds, serves in the background and returns the URL clients connect to.
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::oneshot;
 
@@ -10,6 +10,8 @@ use crate::config::ServerConfig;
 use crate::peer::PeerConfig;
 use crate::room::Rooms;
 use crate::signal::{self, AppState};
+use crate::twirp;
+use crate::webhook::Notifier;
 
 /// A running server. Dropping it (or [`SfuServer::stop`]) stops it.
 #[derive(Debug)]
@@ -23,17 +25,29 @@ pub struct SfuServer {
 impl SfuServer {
     /// Binds `config.bind` and serves on the current tokio runtime.
     pub async fn start(config: ServerConfig) -> std::io::Result<Self> {
-        let rooms = Rooms::default();
+        let rooms = Rooms::with_webhooks(config.webhook_config().map(Notifier::start));
         let peer = PeerConfig { ips: media_ips(config.bind.ip()) };
         let state = AppState { keys: KeyStore::new(config.keys), rooms: rooms.clone(), peer };
         let app = Router::new()
             .route("/rtc", get(signal::rtc))
             .route("/rtc/validate", get(signal::validate))
             .route("/rtc/v1", get(signal::v1_not_found))
+            .route("/rtc/v1/validate", get(signal::v1_not_found))
+            .route("/twirp/livekit.RoomService/{method}", post(twirp::room_service))
+            .layer(axum::extract::DefaultBodyLimit::max(twirp::MAX_BODY))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let (shutdown, stopped) = oneshot::channel::<()>();
+        // Rooms close a while after they empty (LiveKit's timeouts).
+        let janitor = rooms.clone();
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        let janitor = tokio::spawn(async move {
+            loop {
+                tick.tick().await;
+                janitor.close_idle();
+            }
+        });
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = stopped.await;
@@ -41,6 +55,7 @@ impl SfuServer {
             if let Err(e) = serve.await {
                 tracing::error!(error = %e, "server stopped");
             }
+            janitor.abort();
         });
         tracing::info!(%addr, "colloque-sfu listening");
         Ok(Self { addr, rooms, shutdown: Some(shutdown), task: Some(task) })

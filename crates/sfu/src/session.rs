@@ -490,14 +490,7 @@ impl Session {
             if !update.metadata.is_empty() {
                 info.metadata = update.metadata.clone();
             }
-            for (k, v) in &update.attributes {
-                // An empty value deletes the attribute (LiveKit's rule).
-                if v.is_empty() {
-                    info.attributes.remove(k);
-                } else {
-                    info.attributes.insert(k.clone(), v.clone());
-                }
-            }
+            crate::room::apply_attributes(&mut info.attributes, &update.attributes);
         });
         if update.request_id != 0 {
             self.send(Out::RequestResponse(proto::RequestResponse {

@@ -76,7 +76,7 @@ async fn two_sdk_peers_exchange_media_chat_data_and_attributes() {
     assert_eq!(rb["attributes"], serde_json::json!({"hand": "up"}));
     assert_eq!(rb["metadata"], "meta-A");
     assert_eq!(rb["sawDisconnectOf"], serde_json::json!(["A"]));
-    // Both left: the room is gone.
+    // Both left: nobody is in the room (it closes LiveKit's departure timeout later).
     for _ in 0..20 {
         if server.rooms().identities("salle").is_empty() {
             break;
