@@ -10,6 +10,7 @@ BUILD_PKGS=(
 )
 TEST_PKGS=(
   xvfb xauth x11-utils x11-apps pulseaudio pulseaudio-utils ffmpeg vpx-tools
+  chromium
 )
 
 mode="${1:-test}"

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod demo;
+mod sfu_bench;
 mod y4m;
 
 #[derive(Debug, Parser)]
@@ -45,6 +46,8 @@ enum Command {
 enum BenchTarget {
     /// Capture, conversion, codecs and audio processing (no network).
     Media(bench::MediaArgs),
+    /// The SFU's forwarding path: synthetic publishers and subscribers over loopback.
+    Sfu(sfu_bench::SfuArgs),
 }
 
 fn main() -> Result<()> {
@@ -56,6 +59,7 @@ fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Bench { what: BenchTarget::Media(args) } => bench::media(&args),
+        Command::Bench { what: BenchTarget::Sfu(args) } => sfu_bench::sfu(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Pattern { width, height, frames, out } => y4m::write_pattern(&out, width, height, frames),
     }

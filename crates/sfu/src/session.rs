@@ -62,6 +62,8 @@ enum SessionError {
 
 struct Subscription {
     track: Arc<PublishedTrack>,
+    down: Arc<DownTrack>,
+    payload_type: u8,
     sender: Arc<dyn RtpSender>,
     relay: tokio::task::JoinHandle<()>,
 }
@@ -230,6 +232,7 @@ impl Session {
                                 return proto::DisconnectReason::SignalClose;
                             }
                             if leaving {
+                                let _ = sink.send(close(1000, "disconnected by the server")).await;
                                 return proto::DisconnectReason::DuplicateIdentity;
                             }
                         }
@@ -273,6 +276,7 @@ impl Session {
                     };
                     if let Some(In::Leave(_)) = request.message {
                         tracing::info!(sid = self.sid, "left");
+                        let _ = sink.send(close(1000, "left")).await;
                         return proto::DisconnectReason::ClientInitiated;
                     }
                     if let Err(e) = self.request(request).await {
@@ -338,6 +342,8 @@ impl Session {
                     .unwrap_or_default();
                 self.send(Out::PongResp(proto::Pong { last_ping_timestamp: ping.timestamp, timestamp: now }));
             }
+            // Per-track subscription permissions: every participant here may subscribe to every track.
+            In::SubscriptionPermission(_) => {}
             other => {
                 tracing::debug!(sid = self.sid, message = ?std::mem::discriminant(&other), "not handled");
             }
@@ -570,10 +576,14 @@ impl Session {
             track.codec.clock_rate,
             Some(first_layer),
         ));
-        down.set_payload_type(codec.payload_type);
+        // Media flows once the connection has its keys (before that, every packet would be refused).
+        if self.active {
+            down.set_payload_type(codec.payload_type);
+        }
         track.add(down.clone());
-        let relay = tokio::spawn(track::relay_keyframe_requests(track.clone(), down));
-        self.subscriptions.insert(track_sid, Subscription { track, sender, relay });
+        let relay = tokio::spawn(track::relay_keyframe_requests(track.clone(), down.clone()));
+        let payload_type = codec.payload_type;
+        self.subscriptions.insert(track_sid, Subscription { track, down, payload_type, sender, relay });
         self.negotiate().await
     }
 
@@ -624,6 +634,9 @@ impl Session {
                     && !self.active
                 {
                     self.active = true;
+                    for sub in self.subscriptions.values() {
+                        sub.down.set_payload_type(sub.payload_type);
+                    }
                     self.rooms.set_active(&self.admission.room, &self.sid);
                 }
             }

@@ -534,5 +534,15 @@ async function main() {
 }
 
 // Importable for offline checks of the measurement code; runs only as a script.
-export { Peer, dominantFrequency, measureQuadrants, playTone, quadrantPicture };
+// server_api.mjs reuses the tone generator, the SDK log redirection and the two wait helpers.
+export {
+  Peer,
+  dominantFrequency,
+  measureQuadrants,
+  playTone,
+  quadrantPicture,
+  routeSdkLogsToStderr,
+  waitUntil,
+  withTimeout,
+};
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();

@@ -1,0 +1,36 @@
+//! Simulcast from a browser: LiveKit's `livekit-client` in headless Chromium (fake camera, two peer
+//! connections) publishes 1280x720 VP8 in three layers; an `@livekit/rtc-node` subscriber asks for the low
+//! layer, then the high one, then the low one again, and the resolution it decodes follows
+//! (tests/peers/simulcast.mjs).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{node_scenario, token, Grants};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_switches_simulcast_layers_of_a_browser_publisher() {
+    let server = common::server().await;
+    let publisher = token("browser", "simulcast", &Grants::default());
+    let subscriber = token("native", "simulcast", &Grants { no_publish: true, ..Default::default() });
+    let report = node_scenario(
+        "simulcast.mjs",
+        &["--url", &server.url(), "--token-pub", &publisher, "--token-sub", &subscriber],
+    )
+    .await;
+    assert_eq!(report["publisher"]["connected"], true, "{}", report["publisher"]);
+    let sub = &report["subscriber"];
+    assert_eq!(sub["connected"], true, "{sub}");
+    let steps = sub["steps"].as_array().unwrap();
+    let asked: Vec<&str> = steps.iter().map(|s| s["asked"].as_str().unwrap()).collect();
+    assert_eq!(asked, ["LOW", "HIGH", "LOW"], "{sub}");
+    // LOW is the 320x180 layer. HIGH is the best layer the browser sends: 1280x720, or 640x360 while its
+    // bandwidth estimate has not yet allowed the top layer.
+    let size = |i: usize| (steps[i]["width"].as_u64().unwrap_or(0), steps[i]["height"].as_u64().unwrap_or(0));
+    assert_eq!(size(0), (320, 180), "{sub}");
+    assert!(matches!(size(1), (1280, 720) | (640, 360)), "{sub}");
+    assert_eq!(size(2), (320, 180), "{sub}");
+    for step in steps {
+        assert!(step["frames"].as_u64().unwrap_or(0) >= 5, "no frames after the switch: {step}");
+    }
+}
