@@ -8,6 +8,7 @@
 use std::time::Instant;
 
 use crate::keyframe::{is_keyframe, VideoCodec};
+use crate::vp8::{Descriptor, Numbers, Renumber};
 
 /// What to do with one incoming packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub enum Verdict {
         sequence: u16,
         /// Outgoing RTP timestamp.
         timestamp: u32,
+        /// VP8 only: the picture numbering to write into the payload descriptor.
+        vp8: Option<Numbers>,
     },
     /// Not for this subscriber (another layer, paused, or waiting for a keyframe).
     Drop,
@@ -38,6 +41,7 @@ pub struct Forwarder {
     sequence_offset: u16,
     timestamp_offset: u32,
     last: Option<Sent>,
+    vp8: Renumber,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +73,7 @@ impl Forwarder {
             sequence_offset: 0,
             timestamp_offset: 0,
             last: None,
+            vp8: Renumber::default(),
         }
     }
 
@@ -109,6 +114,10 @@ impl Forwarder {
         now: Instant,
     ) -> Verdict {
         let Some(target) = self.target else { return Verdict::Drop };
+        let numbers = match self.codec {
+            Some(VideoCodec::Vp8) => Descriptor::parse(payload).map(|d| d.read(payload)),
+            _ => None,
+        };
         if self.current != Some(target) && layer == target {
             let startable = match self.codec {
                 None => true,
@@ -116,6 +125,9 @@ impl Forwarder {
             };
             if startable {
                 self.switch_to(layer, sequence, timestamp, now);
+                if let Some(n) = numbers {
+                    self.vp8.switch(n);
+                }
             }
         }
         if self.current != Some(layer) {
@@ -141,7 +153,8 @@ impl Forwarder {
             Some(last) if !seq_after(out_sequence, last.sequence) => {}
             _ => self.last = Some(Sent { sequence: out_sequence, timestamp: out_timestamp, at: now }),
         }
-        Verdict::Forward { sequence: out_sequence, timestamp: out_timestamp }
+        let vp8 = numbers.map(|n| self.vp8.apply(n));
+        Verdict::Forward { sequence: out_sequence, timestamp: out_timestamp, vp8 }
     }
 
     /// Starts forwarding `layer` at this packet, continuing the outgoing numbering.
@@ -202,8 +215,14 @@ mod tests {
     fn audio_passes_through_unchanged() {
         let mut f = Forwarder::new(None, 48_000, Some(0));
         let t = Instant::now();
-        assert_eq!(f.on_packet(0, 7, 960, &[1], t), Verdict::Forward { sequence: 7, timestamp: 960 });
-        assert_eq!(f.on_packet(0, 8, 1920, &[1], t), Verdict::Forward { sequence: 8, timestamp: 1920 });
+        assert_eq!(
+            f.on_packet(0, 7, 960, &[1], t),
+            Verdict::Forward { sequence: 7, timestamp: 960, vp8: None }
+        );
+        assert_eq!(
+            f.on_packet(0, 8, 1920, &[1], t),
+            Verdict::Forward { sequence: 8, timestamp: 1920, vp8: None }
+        );
         assert_eq!(f.wanted_keyframe(), None);
     }
 
@@ -236,7 +255,7 @@ mod tests {
             for layer in 0..3usize {
                 let (seq, ts) = src.next(layer);
                 let key = (frame + layer as u32 * 7) % 30 == 0;
-                if let Verdict::Forward { sequence, timestamp } =
+                if let Verdict::Forward { sequence, timestamp, .. } =
                     f.on_packet(layer as u8, seq, ts, if key { KEY } else { DELTA }, now)
                 {
                     sent.push((sequence, timestamp));

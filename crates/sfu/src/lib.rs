@@ -20,6 +20,7 @@ mod session;
 pub mod signal;
 pub mod track;
 pub mod twirp;
+pub mod vp8;
 pub mod webhook;
 
 pub use server::SfuServer;

@@ -18,6 +18,7 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::forward::{Forwarder, Verdict};
 use crate::keyframe::VideoCodec;
+use crate::vp8::Descriptor;
 
 /// Simulcast layers: LOW, MEDIUM, HIGH.
 pub const LAYERS: usize = 3;
@@ -299,8 +300,16 @@ impl PublishedTrack {
                 }
                 verdict
             };
-            if let Verdict::Forward { sequence, timestamp } = verdict {
-                let mut out = rtp::Packet { header: packet.header.clone(), payload: packet.payload.clone() };
+            if let Verdict::Forward { sequence, timestamp, vp8 } = verdict {
+                let payload = match (vp8, Descriptor::parse(&packet.payload)) {
+                    (Some(numbers), Some(descriptor)) => {
+                        let mut rewritten = bytes::BytesMut::from(&packet.payload[..]);
+                        descriptor.write(&mut rewritten, numbers);
+                        rewritten.freeze()
+                    }
+                    _ => packet.payload.clone(),
+                };
+                let mut out = rtp::Packet { header: packet.header.clone(), payload };
                 out.header.ssrc = down.ssrc;
                 out.header.sequence_number = sequence;
                 out.header.timestamp = timestamp;
