@@ -19,6 +19,8 @@ passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ p
 failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 echo "== bench media --quick (smoke test in the dev profile: the benchmark runs; its figures mean nothing here)"
 cargo run -q -p colloque-cli -- bench media --quick
+echo "== bench sfu --quick (smoke test in the dev profile)"
+RUST_LOG=off cargo run -q -p colloque-cli -- bench sfu --quick
 
 # One closing line for the whole suite (cargo prints one per test binary, the last often a doc-test run of 0).
 echo "tests: ${passed} passed, ${failed} failed"

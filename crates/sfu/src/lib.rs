@@ -18,6 +18,7 @@ pub mod room;
 pub mod server;
 mod session;
 pub mod signal;
+pub mod speakers;
 pub mod track;
 pub mod twirp;
 pub mod vp8;

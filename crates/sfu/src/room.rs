@@ -50,6 +50,8 @@ struct Member {
     tx: SessionSender,
     tracks: Vec<Arc<PublishedTrack>>,
     auto_subscribe: bool,
+    /// Speaking level (0..1) at the last speaker update, if speaking.
+    speaking: Option<f32>,
 }
 
 struct Room {
@@ -256,7 +258,13 @@ impl Rooms {
             }
         }
         let sid = info.sid.clone();
-        room.members.push(Member { info: info.clone(), tx, tracks: Vec::new(), auto_subscribe });
+        room.members.push(Member {
+            info: info.clone(),
+            tx,
+            tracks: Vec::new(),
+            auto_subscribe,
+            speaking: None,
+        });
         room.info.num_participants = room.members.len() as u32;
         let response = proto::JoinResponse {
             room: Some(room.info.clone()),
@@ -301,6 +309,39 @@ impl Rooms {
         self.notify("participant_left", &room.info, Some(&info), None);
         if room.members.is_empty() {
             room.emptied = Some(Instant::now());
+        }
+    }
+
+    /// Ends a speaker-detection window: tells each room who started or stopped speaking
+    /// (`SpeakersChanged` carries only the changes).
+    pub fn update_speakers(&self) {
+        let mut rooms = self.lock();
+        for room in rooms.values_mut() {
+            let mut changes = Vec::new();
+            for member in &mut room.members {
+                let level = member
+                    .tracks
+                    .iter()
+                    .filter(|t| !t.is_video())
+                    .filter_map(|t| t.levels.take())
+                    .fold(None, |best: Option<f32>, l| Some(best.map_or(l, |b| b.max(l))));
+                if level.is_some() != member.speaking.is_some() && !is_hidden(&member.info) {
+                    changes.push(proto::SpeakerInfo {
+                        sid: member.info.sid.clone(),
+                        level: level.unwrap_or(0.0),
+                        active: level.is_some(),
+                    });
+                }
+                member.speaking = level;
+            }
+            if !changes.is_empty() {
+                for member in &room.members {
+                    send(
+                        &member.tx,
+                        Out::SpeakersChanged(proto::SpeakersChanged { speakers: changes.clone() }),
+                    );
+                }
+            }
         }
     }
 

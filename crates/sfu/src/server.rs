@@ -39,12 +39,14 @@ impl SfuServer {
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let (shutdown, stopped) = oneshot::channel::<()>();
-        // Rooms close a while after they empty (LiveKit's timeouts).
+        // Twice a second: who speaks (LiveKit observes 500 ms windows); rooms close a while after they
+        // empty (LiveKit's timeouts).
         let janitor = rooms.clone();
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
         let janitor = tokio::spawn(async move {
             loop {
                 tick.tick().await;
+                janitor.update_speakers();
                 janitor.close_idle();
             }
         });

@@ -100,6 +100,8 @@ struct Session {
     queued: VecDeque<Arc<Vec<u8>>>,
     queued_bytes: usize,
     active: bool,
+    /// The client's id for the audio-level extension (from its publisher offer).
+    audio_level_extension: Option<u8>,
 }
 
 fn close(code: u16, reason: &str) -> Message {
@@ -180,6 +182,7 @@ pub async fn run(
         queued: VecDeque::new(),
         queued_bytes: 0,
         active: false,
+        audio_level_extension: None,
     };
     let reason = if sink.send(Message::Binary(first.encode_to_vec().into())).await.is_err() {
         proto::DisconnectReason::SignalClose
@@ -361,6 +364,9 @@ impl Session {
                 pc
             }
         };
+        if let Some(id) = crate::speakers::extension_id(&offer.sdp) {
+            self.audio_level_extension = Some(id);
+        }
         pc.set_remote_description(RTCSessionDescription::offer(offer.sdp)?).await?;
         let answer = pc.create_answer(None).await?;
         pc.set_local_description(answer.clone()).await?;
@@ -685,7 +691,14 @@ impl Session {
                     ..Default::default()
                 }];
                 tracing::info!(sid = self.sid, track = info.sid, mime = codec.mime_type, "track published");
-                let track = Arc::new(PublishedTrack::new(self.sid.clone(), info, codec, remote, &first));
+                let track = Arc::new(PublishedTrack::new(
+                    self.sid.clone(),
+                    info,
+                    codec,
+                    remote,
+                    &first,
+                    self.audio_level_extension,
+                ));
                 tokio::spawn(track.clone().run());
                 self.published.push(track.clone());
                 self.rooms.publish(&self.admission.room, &self.sid, track);

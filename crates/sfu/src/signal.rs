@@ -70,6 +70,11 @@ pub async fn rtc(
         Ok(a) => a,
         Err(e) => return refuse(&e),
     };
+    if app.rooms.is_full(&admission.room) {
+        // What LiveKit answers when a room is at its max_participants (docs/sfu-protocol.md §1).
+        tracing::info!(room = admission.room, identity = admission.identity, "join refused: room full");
+        return (StatusCode::INTERNAL_SERVER_ERROR, "connection closed by media").into_response();
+    }
     let flag = |name: &str, default: bool| {
         query.get(name).map(|v| v == "1" || v.eq_ignore_ascii_case("true")).unwrap_or(default)
     };

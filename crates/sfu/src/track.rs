@@ -18,6 +18,7 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::forward::{Forwarder, Verdict};
 use crate::keyframe::VideoCodec;
+use crate::speakers::{self, AudioLevels};
 use crate::vp8::Descriptor;
 
 /// Simulcast layers: LOW, MEDIUM, HIGH.
@@ -129,6 +130,10 @@ pub struct PublishedTrack {
     remote: Arc<dyn TrackRemote>,
     downtracks: RwLock<Vec<Arc<DownTrack>>>,
     layers: Mutex<Layers>,
+    /// The publisher's id for the audio-level header extension (audio tracks).
+    audio_level_extension: Option<u8>,
+    /// Levels seen in the current speaker-detection window.
+    pub levels: AudioLevels,
 }
 
 impl std::fmt::Debug for PublishedTrack {
@@ -155,6 +160,7 @@ impl PublishedTrack {
         codec: RTCRtpCodec,
         remote: Arc<dyn TrackRemote>,
         first: &RTCTrackEventInit,
+        audio_level_extension: Option<u8>,
     ) -> Self {
         let video = VideoCodec::from_mime(&codec.mime_type);
         let mut layers = Layers::default();
@@ -167,6 +173,8 @@ impl PublishedTrack {
             remote,
             downtracks: RwLock::new(Vec::new()),
             layers: Mutex::new(layers),
+            audio_level_extension: if video.is_none() { audio_level_extension } else { None },
+            levels: AudioLevels::default(),
         }
     }
 
@@ -273,6 +281,11 @@ impl PublishedTrack {
                 None => return,
             }
         };
+        if let Some(id) = self.audio_level_extension {
+            if let Some(level) = packet.header.get_extension(id).as_deref().and_then(speakers::level_of) {
+                self.levels.observe(level);
+            }
+        }
         let sending = self.sending();
         let now = Instant::now();
         let mut keyframe_wanted = [false; LAYERS];

@@ -44,6 +44,7 @@ fn assert_tone(side: &str, report: &Value, hz: f64) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Node test peers (and Chromium): run through `make test`"]
 async fn two_sdk_peers_exchange_media_chat_data_and_attributes() {
     let server = common::server().await;
     let grants = Grants { update_own_metadata: true, ..Default::default() };
@@ -72,6 +73,9 @@ async fn two_sdk_peers_exchange_media_chat_data_and_attributes() {
     assert_eq!(data.len(), 1, "{data:?}");
     assert_eq!((data[0]["from"].as_str(), data[0]["text"].as_str()), (Some("A"), Some("raw from A")));
     assert_eq!(ra["chat"], serde_json::json!([]), "the sender does not get its own chat back");
+    // Each one's tone makes it an active speaker for the other (audio-level extension → SpeakersChanged).
+    assert!(ra["speakers"].as_array().unwrap().contains(&serde_json::json!("B")), "{}", ra["speakers"]);
+    assert!(rb["speakers"].as_array().unwrap().contains(&serde_json::json!("A")), "{}", rb["speakers"]);
     // A's attribute and metadata changes reach B; A's leave is seen.
     assert_eq!(rb["attributes"], serde_json::json!({"hand": "up"}));
     assert_eq!(rb["metadata"], "meta-A");

@@ -211,3 +211,27 @@ async fn a_second_connection_with_the_same_identity_replaces_the_first() {
     }
     assert_eq!(server.rooms().identities("salle"), ["alice"]);
 }
+
+#[tokio::test]
+async fn a_full_room_refuses_the_next_join_and_keeps_its_members() {
+    let server = server().await;
+    server.rooms().create(&proto::CreateRoomRequest {
+        name: "petite".into(),
+        max_participants: 1,
+        ..Default::default()
+    });
+    let mut alice = connect(&server, &token("alice", "petite", "secret")).await;
+    joined(next(&mut alice).await);
+    let url = format!("{}/rtc?access_token={}", server.url(), token("bob", "petite", "secret"));
+    match connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 500);
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).to_string();
+            assert_eq!(body, "connection closed by media");
+        }
+        other => panic!("expected an HTTP refusal, got {other:?}"),
+    }
+    assert_eq!(server.rooms().identities("petite"), ["alice"]);
+    send(&mut alice, In::Ping(3)).await;
+    assert_eq!(next(&mut alice).await, Out::Pong(3));
+}

@@ -198,6 +198,8 @@ class Peer {
       attributes: {},
       metadata: null,
       sawDisconnectOf: [],
+      // Identities the server ever announced as active speakers (SpeakersChanged).
+      speakers: [],
       errors: [],
     };
     this.listen();
@@ -262,6 +264,14 @@ class Peer {
       const text = new TextDecoder().decode(payload);
       log(this.label, 'data packet from', p?.identity, 'topic', topic, JSON.stringify(text));
       this.report.data.push({ from: p?.identity ?? null, topic: topic ?? null, text, kind });
+    }));
+    room.on(RoomEvent.ActiveSpeakersChanged, this.guarded('activeSpeakersChanged', (speakers) => {
+      for (const p of speakers) {
+        if (!this.report.speakers.includes(p.identity)) {
+          log(this.label, 'active speaker:', p.identity);
+          this.report.speakers.push(p.identity);
+        }
+      }
     }));
     room.on(RoomEvent.Disconnected, this.guarded('disconnected', (reason) => {
       log(this.label, 'room disconnected, reason', reason);
