@@ -198,6 +198,20 @@ pub async fn run(
     tracing::info!(room, sid, ?reason, "session ended");
 }
 
+/// Answers a resume request (`reconnect=1`) with `LeaveRequest{RECONNECT}`: the client then joins anew.
+pub async fn refuse_resume(mut socket: WebSocket) {
+    let leave = proto::LeaveRequest {
+        can_reconnect: true,
+        reason: proto::DisconnectReason::StateMismatch as i32,
+        action: proto::leave_request::Action::Reconnect as i32,
+        ..Default::default()
+    };
+    let message = proto::SignalResponse { message: Some(Out::Leave(leave)) };
+    if socket.send(Message::Binary(message.encode_to_vec().into())).await.is_ok() {
+        let _ = socket.send(close(1000, "session not resumable: join again")).await;
+    }
+}
+
 /// Tells the session when one of its own data channels opens.
 async fn watch_open(dc: Arc<dyn DataChannel>, tx: UnboundedSender<PeerEvent>) {
     let label = dc.label().await.unwrap_or_default();

@@ -78,6 +78,12 @@ pub async fn rtc(
     let flag = |name: &str, default: bool| {
         query.get(name).map(|v| v == "1" || v.eq_ignore_ascii_case("true")).unwrap_or(default)
     };
+    if flag("reconnect", false) {
+        // Resuming a session (keeping its peer connections) is not supported yet: answer as LiveKit does
+        // for a session it cannot resume, so that the client rejoins in full at once.
+        tracing::info!(room = admission.room, identity = admission.identity, "resume asked: full reconnect");
+        return upgrade.on_upgrade(session::refuse_resume);
+    }
     let params = session::Params {
         protocol: query.get("protocol").and_then(|p| p.parse().ok()).unwrap_or(0),
         auto_subscribe: flag("auto_subscribe", true),

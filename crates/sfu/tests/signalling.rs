@@ -235,3 +235,26 @@ async fn a_full_room_refuses_the_next_join_and_keeps_its_members() {
     send(&mut alice, In::Ping(3)).await;
     assert_eq!(next(&mut alice).await, Out::Pong(3));
 }
+
+#[tokio::test]
+async fn a_resume_is_answered_with_a_full_reconnect_and_the_rejoin_works() {
+    let server = server().await;
+    let jwt = token("alice", "salle", "secret");
+    let mut first = connect(&server, &jwt).await;
+    let sid = joined(next(&mut first).await).participant.unwrap().sid;
+    // The client lost its signalling connection and tries to resume its session.
+    let url = format!("{}/rtc?access_token={jwt}&protocol=16&reconnect=1&sid={sid}", server.url());
+    let mut resume = connect_async(url).await.unwrap().0;
+    match next(&mut resume).await {
+        Out::Leave(leave) => {
+            assert_eq!(leave.action(), proto::leave_request::Action::Reconnect);
+            assert_eq!(leave.reason(), proto::DisconnectReason::StateMismatch);
+        }
+        other => panic!("expected a LeaveRequest, got {other:?}"),
+    }
+    // The full rejoin replaces the old session: one alice, with a new sid.
+    let mut again = connect(&server, &jwt).await;
+    let rejoined = joined(next(&mut again).await).participant.unwrap();
+    assert_ne!(rejoined.sid, sid);
+    assert_eq!(server.rooms().identities("salle"), ["alice"]);
+}
