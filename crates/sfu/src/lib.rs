@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod config;
 pub mod data;
+pub mod dynacast;
 pub mod forward;
 mod ids;
 pub mod keyframe;

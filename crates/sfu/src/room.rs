@@ -345,6 +345,19 @@ impl Rooms {
         }
     }
 
+    /// Tells simulcast publishers which layers their subscribers still need (dynacast).
+    pub fn update_dynacast(&self) {
+        let now = Instant::now();
+        let rooms = self.lock();
+        for member in rooms.values().flat_map(|r| r.members.iter()) {
+            for track in &member.tracks {
+                if let Some(update) = track.quality_update(now) {
+                    send(&member.tx, Out::SubscribedQualityUpdate(update));
+                }
+            }
+        }
+    }
+
     /// Closes the rooms empty for longer than their timeouts; returns how many.
     pub fn close_idle(&self) -> usize {
         let now = Instant::now();

@@ -47,6 +47,7 @@ impl SfuServer {
             loop {
                 tick.tick().await;
                 janitor.update_speakers();
+                janitor.update_dynacast();
                 janitor.close_idle();
             }
         });

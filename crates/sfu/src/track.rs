@@ -16,6 +16,7 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+use crate::dynacast::{self, Dynacast};
 use crate::forward::{Forwarder, Verdict};
 use crate::keyframe::VideoCodec;
 use crate::speakers::{self, AudioLevels};
@@ -134,6 +135,7 @@ pub struct PublishedTrack {
     audio_level_extension: Option<u8>,
     /// Levels seen in the current speaker-detection window.
     pub levels: AudioLevels,
+    dynacast: Mutex<Dynacast>,
 }
 
 impl std::fmt::Debug for PublishedTrack {
@@ -175,6 +177,7 @@ impl PublishedTrack {
             layers: Mutex::new(layers),
             audio_level_extension: if video.is_none() { audio_level_extension } else { None },
             levels: AudioLevels::default(),
+            dynacast: Mutex::new(Dynacast::new(Instant::now())),
         }
     }
 
@@ -213,6 +216,23 @@ impl PublishedTrack {
             .iter()
             .find(|d| d.subscriber == subscriber)
             .cloned()
+    }
+
+    /// For a simulcast track, the `SubscribedQualityUpdate` its publisher must get now, if any: the highest
+    /// layer any subscriber asks for (dynacast).
+    pub fn quality_update(&self, now: Instant) -> Option<proto::SubscribedQualityUpdate> {
+        let info = self.info();
+        if self.video.is_none() || info.layers.len() < 2 {
+            return None;
+        }
+        let wanted = self
+            .snapshot()
+            .iter()
+            .map(|d| d.requested.load(Ordering::Relaxed))
+            .filter(|&r| r != u8::MAX)
+            .max();
+        let decided = self.dynacast.lock().unwrap_or_else(PoisonError::into_inner).decide(wanted, now)?;
+        Some(dynacast::update(&info.sid, &self.codec.mime_type, decided))
     }
 
     /// Subscribers' sids.

@@ -89,3 +89,39 @@ async fn two_sdk_peers_exchange_media_chat_data_and_attributes() {
     }
     assert!(server.rooms().identities("salle").is_empty());
 }
+
+/// Visio's browsers publish VP9 (with a VP8 backup); OpenH264 publishes H.264. Both must pass through
+/// untouched: A sends H.264, B sends VP9, and each decodes the other's picture.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Node test peers (and Chromium): run through `make test`"]
+async fn h264_and_vp9_pictures_are_forwarded() {
+    let server = common::server().await;
+    let grants = Grants { update_own_metadata: true, ..Default::default() };
+    let a = token("A", "codecs", &grants);
+    let b = token("B", "codecs", &grants);
+    let report = node_scenario(
+        "scenario.mjs",
+        &[
+            "two-peers",
+            "--url",
+            &server.url(),
+            "--token-a",
+            &a,
+            "--token-b",
+            &b,
+            "--seconds",
+            "4",
+            "--codec-a",
+            "h264",
+            "--codec-b",
+            "vp9",
+        ],
+    )
+    .await;
+    let (ra, rb) = (&report["a"], &report["b"]);
+    assert_picture("A", ra, &B_QUADRANTS);
+    assert_picture("B", rb, &A_QUADRANTS);
+    let mime = |r: &Value| r["video"]["mime"].as_str().unwrap_or_default().to_ascii_lowercase();
+    assert_eq!(mime(rb), "video/h264", "B received {}", rb["video"]);
+    assert_eq!(mime(ra), "video/vp9", "A received {}", ra["video"]);
+}

@@ -25,6 +25,7 @@ import {
   TrackPublishOptions,
   TrackSource,
   VideoBufferType,
+  VideoCodec,
   VideoFrame,
   VideoSource,
   VideoStream,
@@ -178,9 +179,10 @@ function dominantFrequency(samples) {
 // One participant
 
 class Peer {
-  constructor(key, token) {
+  constructor(key, token, codec = 'vp8') {
     Object.assign(this, PEERS[key]);
     this.token = token;
+    this.codec = codec; // the video codec this peer publishes: vp8, h264 or vp9
     this.room = new Room();
     this.running = false; // media generators run while true
     this.readers = []; // remote stream readers, cancelled at the end
@@ -244,7 +246,10 @@ class Peer {
     }));
     room.on(RoomEvent.TrackSubscribed, this.guarded('trackSubscribed', (track, pub, p) => {
       log(this.label, 'subscribed to', p.identity, track.kind === TrackKind.KIND_VIDEO ? 'video' : 'audio', pub.sid);
-      if (track.kind === TrackKind.KIND_VIDEO && !this.report.video) return this.readVideo(track);
+      if (track.kind === TrackKind.KIND_VIDEO && !this.report.video) {
+        this.remoteVideoMime = pub.mimeType ?? null;
+        return this.readVideo(track);
+      }
       if (track.kind === TrackKind.KIND_AUDIO && !this.report.audio) return this.readAudio(track);
     }));
     room.on(RoomEvent.TrackSubscriptionFailed, this.guarded('trackSubscriptionFailed', (sid, p, reason) => {
@@ -322,6 +327,7 @@ class Peer {
       const options = new TrackPublishOptions({
         source: TrackSource.SOURCE_CAMERA,
         simulcast: false,
+        videoCodec: VideoCodec[this.codec.toUpperCase()],
         videoEncoding: { maxBitrate: 1_500_000n, maxFramerate: VIDEO_FPS },
         degradationPreference: MAINTAIN_RESOLUTION,
       });
@@ -363,7 +369,7 @@ class Peer {
   }
 
   readVideo(track) {
-    const video = { frames: 0, width: null, height: null, quadrants: null };
+    const video = { frames: 0, width: null, height: null, quadrants: null, mime: this.remoteVideoMime ?? null };
     this.report.video = video;
     let firstAt = null;
     let measuredAt = 0;
@@ -503,6 +509,8 @@ async function main() {
         'token-a': { type: 'string' },
         'token-b': { type: 'string' },
         seconds: { type: 'string', default: '8' },
+        'codec-a': { type: 'string', default: 'vp8' },
+        'codec-b': { type: 'string', default: 'vp8' },
         timeout: { type: 'string' },
       },
     });
@@ -518,7 +526,10 @@ async function main() {
   if (!(seconds > 0) || !(timeout > 0)) usage('--seconds and --timeout must be positive numbers');
 
   routeSdkLogsToStderr();
-  const peers = [new Peer('a', values['token-a']), new Peer('b', values['token-b'])];
+  for (const c of [values['codec-a'], values['codec-b']]) {
+    if (VideoCodec[c.toUpperCase()] === undefined) usage(`unknown video codec: ${c} (vp8, h264 or vp9)`);
+  }
+  const peers = [new Peer('a', values['token-a'], values['codec-a']), new Peer('b', values['token-b'], values['codec-b'])];
   const finish = async () => {
     printReport(peers);
     // Release the native side before leaving; a hang here must not keep the process alive.
