@@ -3,7 +3,8 @@
 //   - P, the publisher, is the browser SDK (livekit-client) running in headless Chromium, sending
 //     its fake camera at 1280x720 as VP8 simulcast in three layers (q 320x180, h 640x360, f 1280x720);
 //   - S, the subscriber, is @livekit/rtc-node in this process. It asks the SFU for the LOW layer,
-//     then HIGH, then LOW again, and reports the frame sizes it receives after each request.
+//     then HIGH, LOW, and (after holding LOW so that dynacast pauses the upper layers) HIGH again,
+//     and reports the frame sizes it receives after each request.
 //
 //   node simulcast.mjs --url ws://127.0.0.1:PORT --token-pub JWT --token-sub JWT [--timeout S]
 //
@@ -55,7 +56,11 @@ const FIRST_FRAME_TIMEOUT_MS = 15_000;
 const STABLE_MS = 2000;
 const SETTLED_FPS = 5;
 const STEP_MAX_MS = 8000;
-const STEPS = ['LOW', 'HIGH', 'LOW'];
+const STEPS = ['LOW', 'HIGH', 'LOW', 'HIGH'];
+// Before the last step the subscriber stays on LOW long enough for the server's dynacast to tell the
+// publisher that nobody needs its upper layers (a downgrade waits 5 s, the first update 10 s after
+// publishing); the publisher's sender stats are sampled then (label 'held LOW').
+const DYNACAST_HOLD_MS = 8000;
 
 const started = Date.now();
 const elapsed = () => Date.now() - started;
@@ -164,7 +169,8 @@ async function browserPublish({ url, token, capture, lowLayers, topEncoding }) {
   const LK = window.LivekitClient;
   const roomOptions = {
     adaptiveStream: false,
-    dynacast: false,
+    // The publisher pauses the layers the server says nobody receives (SubscribedQualityUpdate).
+    dynacast: true,
     // Two peer connections (publisher and subscriber), the protocol the SFU speaks.
     singlePeerConnection: false,
   };
@@ -497,8 +503,12 @@ async function simulcast(opts, publisher, subscriber) {
   subscriber.report.initial = { width: subscriber.size[0], height: subscriber.size[1], frames: subscriber.frames };
   await publisher.sampleStats('initial');
   if (!setter) return;
-  for (const quality of STEPS) {
+  for (const [i, quality] of STEPS.entries()) {
     if (!subscriber.running) break; // the overall timeout has fired
+    if (i === STEPS.length - 1) {
+      await new Promise((resolve) => setTimeout(resolve, DYNACAST_HOLD_MS));
+      await publisher.sampleStats('held LOW');
+    }
     await subscriber.step(setter, quality, publisher);
   }
 }
