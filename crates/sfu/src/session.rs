@@ -37,6 +37,8 @@ use crate::track::{self, DownTrack, PublishedTrack};
 
 /// No message at all from a client for this long: its connection is dead.
 const PING_TIMEOUT: Duration = Duration::from_secs(15);
+/// ICE candidates kept while their connection has no remote description yet, at most.
+const MAX_EARLY_CANDIDATES: usize = 64;
 /// Reliable data waiting for the subscriber's channel to open, at most (LiveKit keeps 100 kB).
 const MAX_QUEUED_DATA: usize = 100_000;
 
@@ -392,7 +394,7 @@ impl Session {
             ..Default::default()
         }));
         for candidate in std::mem::take(&mut self.publisher_candidates) {
-            pc.add_ice_candidate(candidate).await?;
+            add_candidate(pc.as_ref(), candidate).await;
         }
         Ok(())
     }
@@ -404,7 +406,7 @@ impl Session {
         self.subscriber.set_remote_description(RTCSessionDescription::answer(answer.sdp)?).await?;
         self.negotiating = false;
         for candidate in std::mem::take(&mut self.subscriber_candidates) {
-            self.subscriber.add_ice_candidate(candidate).await?;
+            add_candidate(self.subscriber.as_ref(), candidate).await;
         }
         if std::mem::take(&mut self.renegotiate) {
             self.negotiate().await?;
@@ -418,16 +420,21 @@ impl Session {
         if candidate.candidate.is_empty() {
             return Ok(()); // end of candidates
         }
+        if self.subscriber_candidates.len() + self.publisher_candidates.len() >= MAX_EARLY_CANDIDATES {
+            return Err(SessionError::Protocol(
+                "too many ICE candidates before the session description".into(),
+            ));
+        }
         if trickle.target == proto::SignalTarget::Subscriber as i32 {
             if self.subscriber.remote_description().await.is_some() {
-                self.subscriber.add_ice_candidate(candidate).await?;
+                add_candidate(self.subscriber.as_ref(), candidate).await;
             } else {
                 self.subscriber_candidates.push(candidate);
             }
         } else {
             match &self.publisher {
                 Some(pc) if pc.remote_description().await.is_some() => {
-                    pc.add_ice_candidate(candidate).await?
+                    add_candidate(pc.as_ref(), candidate).await
                 }
                 _ => self.publisher_candidates.push(candidate),
             }
@@ -731,6 +738,14 @@ impl Session {
             let _ = pc.close().await;
         }
         let _ = self.subscriber.close().await;
+    }
+}
+
+/// Adds a remote ICE candidate. One the stack cannot use (an mDNS `.local` name it cannot resolve, an
+/// unknown transport) is skipped: the other candidates may still connect.
+async fn add_candidate(pc: &dyn PeerConnection, candidate: RTCIceCandidateInit) {
+    if let Err(e) = pc.add_ice_candidate(candidate.clone()).await {
+        tracing::debug!(candidate = candidate.candidate, error = %e, "remote ICE candidate skipped");
     }
 }
 

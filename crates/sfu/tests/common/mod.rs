@@ -50,7 +50,12 @@ fn peers_dir() -> PathBuf {
 
 /// Runs a Node scenario of tests/peers and returns the JSON report it prints last. Its stderr (the peers'
 /// logs) is passed through to the test output.
+///
+/// Scenarios of one test binary run one at a time: each runs several libwebrtc peers (and perhaps
+/// Chromium) that encode video, and two at once on a 2-core machine starve each other into timeouts.
 pub async fn node_scenario(script: &str, args: &[&str]) -> Value {
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let dir = peers_dir();
     assert!(
         dir.join("node_modules/@livekit/rtc-node").is_dir(),

@@ -45,7 +45,7 @@ const QUADRANT_AFTER_MS = 1000; // first frames after a keyframe can be blurry
 const DISCONNECT_WAIT_MS = 3000;
 const CONNECT_TIMEOUT_MS = 10_000;
 const PUBLISH_TIMEOUT_MS = 10_000;
-const STEP_TIMEOUT_MS = 5000; // each of A's data / attribute / metadata calls
+const STEP_TIMEOUT_MS = 10_000; // each of A's data / attribute / metadata calls (a loaded CI machine is slow)
 // The SDK's DegradationPreference.MAINTAIN_RESOLUTION (not re-exported by rtc-node): keeps the
 // encoder from downscaling on a busy 2-core CI machine, so the receiver can assert 640x360.
 const MAINTAIN_RESOLUTION = 2;
