@@ -249,11 +249,6 @@ impl PublishedTrack {
         self.downtracks.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    fn sending(&self) -> [bool; LAYERS] {
-        let layers = self.layers.lock().unwrap_or_else(PoisonError::into_inner);
-        layers.ssrc.map(|s| s.is_some())
-    }
-
     /// Asks the publisher for a keyframe on `layer`, at most every 500 ms per layer.
     pub async fn request_keyframe(&self, layer: u8) {
         let ssrc = {
@@ -294,10 +289,11 @@ impl PublishedTrack {
     }
 
     async fn forward(&self, packet: rtp::Packet) {
-        let layer = {
+        // One look at the layer table per packet: which layer this is, and which layers are being sent.
+        let (layer, sending) = {
             let layers = self.layers.lock().unwrap_or_else(PoisonError::into_inner);
             match layers.ssrc.iter().position(|s| *s == Some(packet.header.ssrc)) {
-                Some(l) => l as u8,
+                Some(l) => (l as u8, layers.ssrc.map(|s| s.is_some())),
                 None => return,
             }
         };
@@ -306,7 +302,6 @@ impl PublishedTrack {
                 self.levels.observe(level);
             }
         }
-        let sending = self.sending();
         let now = Instant::now();
         let mut keyframe_wanted = [false; LAYERS];
         for down in self.snapshot() {

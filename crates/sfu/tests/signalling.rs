@@ -134,16 +134,9 @@ async fn refused_joins_get_livekit_statuses_and_the_room_is_untouched() {
         (String::new(), 401, "no permissions to access the room"),
     ];
     for (jwt, status, reason) in cases {
-        let url = format!("{}/rtc?access_token={jwt}", server.url());
-        match connect_async(url).await {
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-                assert_eq!(response.status().as_u16(), status);
-                let body =
-                    String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).to_string();
-                assert_eq!(body, reason, "LiveKit's refusal text, word for word");
-            }
-            other => panic!("expected an HTTP refusal, got {other:?}"),
-        }
+        let (got_status, body) = refusal(format!("{}/rtc?access_token={jwt}", server.url())).await;
+        assert_eq!(got_status, status);
+        assert_eq!(body, reason, "LiveKit's refusal text, word for word");
     }
     // /rtc/validate says the same over plain HTTP, and /rtc/v1 is not served.
     let ok = get(&server, &format!("/rtc/validate?access_token={}", token("carol", "salle", "secret"))).await;
@@ -156,6 +149,17 @@ async fn refused_joins_get_livekit_statuses_and_the_room_is_untouched() {
     assert_eq!(server.rooms().identities("salle"), ["alice"]);
     send(&mut alice, In::Ping(7)).await;
     assert_eq!(next(&mut alice).await, Out::Pong(7));
+}
+
+/// The HTTP status and body of a WebSocket upgrade the server refuses.
+async fn refusal(url: String) -> (u16, String) {
+    match connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).to_string();
+            (response.status().as_u16(), body)
+        }
+        other => panic!("expected an HTTP refusal, got {other:?}"),
+    }
 }
 
 /// A plain HTTP/1.1 GET; returns the whole response (status line, headers, body).
@@ -223,14 +227,7 @@ async fn a_full_room_refuses_the_next_join_and_keeps_its_members() {
     let mut alice = connect(&server, &token("alice", "petite", "secret")).await;
     joined(next(&mut alice).await);
     let url = format!("{}/rtc?access_token={}", server.url(), token("bob", "petite", "secret"));
-    match connect_async(url).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status().as_u16(), 500);
-            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).to_string();
-            assert_eq!(body, "connection closed by media");
-        }
-        other => panic!("expected an HTTP refusal, got {other:?}"),
-    }
+    assert_eq!(refusal(url).await, (500, "connection closed by media".to_string()));
     assert_eq!(server.rooms().identities("petite"), ["alice"]);
     send(&mut alice, In::Ping(3)).await;
     assert_eq!(next(&mut alice).await, Out::Pong(3));

@@ -22,6 +22,8 @@ import { parseArgs } from 'node:util';
 
 import { Room, RoomEvent, TrackKind, VideoStream, dispose } from '@livekit/rtc-node';
 
+import { routeSdkLogsToStderr, waitUntil, withTimeout } from './scenario.mjs';
+
 const require = createRequire(import.meta.url);
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -65,41 +67,9 @@ const DYNACAST_HOLD_MS = 8000;
 const started = Date.now();
 const elapsed = () => Date.now() - started;
 const log = (...msg) => console.error(`[${(elapsed() / 1000).toFixed(2)}s]`, ...msg);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // First line only: errors thrown in the page come back with the page's stack appended.
 const errorText = (err) => (err instanceof Error ? err.message : String(err)).split('\n')[0];
 
-/** Resolves when `condition()` holds, or after `ms`; returns whether it held. */
-async function waitUntil(condition, ms, step = 50) {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() >= deadline) return false;
-    await sleep(step);
-  }
-  return true;
-}
-
-/** Rejects after `ms`, so that a hung call cannot eat the whole scenario budget. */
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-// Same as in scenario.mjs: the SDK's pino logger writes to stdout unless pointed at stderr.
-function routeSdkLogsToStderr() {
-  try {
-    const logModule = path.join(path.dirname(require.resolve('@livekit/rtc-node')), 'log.cjs');
-    const { log: sdkLog } = require(logModule);
-    const pino = createRequire(logModule)('pino');
-    sdkLog[pino.symbols.streamSym] = pino.destination({ fd: 2, sync: true });
-    sdkLog.level = process.env.LK_LOG_LEVEL ?? 'info';
-  } catch (err) {
-    log('could not route SDK logs to stderr, they may appear on stdout:', errorText(err));
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Asking for a layer from rtc-node
