@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -51,7 +52,14 @@ pub struct ServerConfig {
     pub keys: HashMap<String, String>,
     /// Where to post webhooks, signed with which key.
     pub webhook: Option<Webhooks>,
+    /// How long a participant whose signalling connection dropped stays in its room, waiting for its client
+    /// to resume (LiveKit: 15 s). Its media keeps flowing meanwhile.
+    pub resume_window: Duration,
 }
+
+/// LiveKit's: "If you terminate the application without calling disconnect(), your participant disappears
+/// after 15 seconds."
+pub const DEFAULT_RESUME_WINDOW: Duration = Duration::from_secs(15);
 
 /// Webhook endpoints and the API key that signs them (LiveKit's `webhook:` section).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -137,7 +145,7 @@ impl ServerConfig {
             return Err(ConfigError::EmptySecret(key.clone()));
         }
         let bind = bind.parse().map_err(|_| ConfigError::Bind(bind.to_string()))?;
-        Ok(Self { bind, keys, webhook: None })
+        Ok(Self { bind, keys, webhook: None, resume_window: DEFAULT_RESUME_WINDOW })
     }
 }
 

@@ -14,6 +14,7 @@ pub mod dynacast;
 pub mod forward;
 mod ids;
 pub mod keyframe;
+mod link;
 pub mod peer;
 pub mod room;
 pub mod server;

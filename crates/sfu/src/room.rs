@@ -29,6 +29,8 @@ pub enum ToSession {
     Unsubscribe(String),
     /// Deliver a data packet (already stamped) on the participant's data channel of this kind.
     Data(Arc<Vec<u8>>, proto::data_packet::Kind),
+    /// The client resumed: this socket is the session's signalling link from now on.
+    Resume(Box<axum::extract::ws::WebSocket>),
 }
 
 impl std::fmt::Debug for ToSession {
@@ -38,6 +40,7 @@ impl std::fmt::Debug for ToSession {
             Self::Subscribe(t) => write!(f, "Subscribe({})", t.sid()),
             Self::Unsubscribe(sid) => write!(f, "Unsubscribe({sid})"),
             Self::Data(b, k) => write!(f, "Data({} bytes, {k:?})", b.len()),
+            Self::Resume(_) => write!(f, "Resume"),
         }
     }
 }
@@ -287,6 +290,32 @@ impl Rooms {
             ..Default::default()
         };
         Joined { response, sid }
+    }
+
+    /// Hands a resuming client's socket to its session: participant `sid` of `room_name`, with the same
+    /// identity. The socket comes back when there is no such session (it ended, or the identity differs).
+    pub fn resume(
+        &self,
+        room_name: &str,
+        sid: &str,
+        identity: &str,
+        socket: Box<axum::extract::ws::WebSocket>,
+    ) -> Result<(), Box<axum::extract::ws::WebSocket>> {
+        let tx = {
+            let rooms = self.lock();
+            rooms
+                .get(room_name)
+                .and_then(|room| {
+                    room.members.iter().find(|m| m.info.sid == sid && m.info.identity == identity)
+                })
+                .map(|m| m.tx.clone())
+        };
+        let Some(tx) = tx else { return Err(socket) };
+        match tx.send(ToSession::Resume(socket)) {
+            // The session ended between the lookup and the send.
+            Err(tokio::sync::mpsc::error::SendError(ToSession::Resume(socket))) => Err(socket),
+            _ => Ok(()),
+        }
     }
 
     /// Removes participant `sid` (if it is still the current connection of its identity), unpublishes its

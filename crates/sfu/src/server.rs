@@ -27,7 +27,12 @@ impl SfuServer {
     pub async fn start(config: ServerConfig) -> std::io::Result<Self> {
         let rooms = Rooms::with_webhooks(config.webhook_config().map(Notifier::start));
         let peer = PeerConfig { ips: media_ips(config.bind.ip()) };
-        let state = AppState { keys: KeyStore::new(config.keys), rooms: rooms.clone(), peer };
+        let state = AppState {
+            keys: KeyStore::new(config.keys),
+            rooms: rooms.clone(),
+            peer,
+            resume_window: config.resume_window,
+        };
         let app = Router::new()
             .route("/rtc", get(signal::rtc))
             .route("/rtc/validate", get(signal::validate))

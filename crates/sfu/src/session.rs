@@ -8,15 +8,15 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{Message, WebSocket};
 use bytes::BytesMut;
-use futures_util::{SinkExt, StreamExt};
 use livekit_protocol as proto;
 use prost::Message as _;
 use proto::signal_request::Message as In;
 use proto::signal_response::Message as Out;
 use rtc::data_channel::RTCDataChannelInit;
 use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::RTCOfferOptions;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
@@ -31,12 +31,11 @@ use crate::auth::Admission;
 use crate::data;
 use crate::ids;
 use crate::keyframe::VideoCodec;
+use crate::link::{close_frame as close, Incoming, Link};
 use crate::peer::{self, PeerConfig, PeerEvent};
 use crate::room::{Rooms, SessionSender, ToSession};
 use crate::track::{self, DownTrack, PublishedTrack};
 
-/// No message at all from a client for this long: its connection is dead.
-const PING_TIMEOUT: Duration = Duration::from_secs(15);
 /// ICE candidates kept while their connection has no remote description yet, at most.
 const MAX_EARLY_CANDIDATES: usize = 64;
 /// Reliable data waiting for the subscriber's channel to open, at most (LiveKit keeps 100 kB).
@@ -51,6 +50,8 @@ pub struct Params {
     pub auto_subscribe: bool,
     /// Video starts at the lowest layer until the client says what size it shows.
     pub adaptive_stream: bool,
+    /// How long the session waits for its client to resume after the signalling connection drops.
+    pub resume_window: Duration,
 }
 
 /// Why a session ends early.
@@ -104,10 +105,8 @@ struct Session {
     active: bool,
     /// The client's id for the audio-level extension (from its publisher offer).
     audio_level_extension: Option<u8>,
-}
-
-fn close(code: u16, reason: &str) -> Message {
-    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+    /// The next subscriber offer restarts ICE (the client resumed).
+    ice_restart: bool,
 }
 
 fn signal(message: Out) -> ToSession {
@@ -124,12 +123,12 @@ pub async fn run(
 ) {
     let (tx, mut rx) = mpsc::unbounded_channel::<ToSession>();
     let (peer_tx, mut peer_rx) = mpsc::unbounded_channel::<PeerEvent>();
-    let (mut sink, mut stream) = socket.split();
+    let mut link = Link::new(socket);
     let subscriber = match peer::build(&peer_config, proto::SignalTarget::Subscriber, peer_tx.clone()).await {
         Ok(pc) => pc,
         Err(e) => {
             tracing::error!(error = %e, "cannot create a peer connection");
-            let _ = sink.send(close(1011, "server cannot create a peer connection")).await;
+            link.close(1011, "server cannot create a peer connection").await;
             return;
         }
     };
@@ -148,7 +147,7 @@ pub async fn run(
         Err(e) => {
             tracing::error!(error = %e, "cannot create data channels");
             let _ = subscriber.close().await;
-            let _ = sink.send(close(1011, "server cannot create data channels")).await;
+            link.close(1011, "server cannot create data channels").await;
             return;
         }
     };
@@ -185,14 +184,16 @@ pub async fn run(
         queued_bytes: 0,
         active: false,
         audio_level_extension: None,
+        ice_restart: false,
     };
-    let reason = if sink.send(Message::Binary(first.encode_to_vec().into())).await.is_err() {
+    let window = params.resume_window;
+    let reason = if !link.send(Message::Binary(first.encode_to_vec().into()), window).await || !link.is_up() {
         proto::DisconnectReason::SignalClose
     } else if let Err(e) = session.negotiate().await {
         tracing::warn!(error = %e, "first subscriber offer failed");
         proto::DisconnectReason::StateMismatch
     } else {
-        session.serve(&mut sink, &mut stream, &mut rx, &mut peer_rx).await
+        session.serve(&mut link, &mut rx, &mut peer_rx).await
     };
     let sid = session.sid.clone();
     session.close().await;
@@ -228,17 +229,14 @@ async fn watch_open(dc: Arc<dyn DataChannel>, tx: UnboundedSender<PeerEvent>) {
     }
 }
 
-type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
-type Stream = futures_util::stream::SplitStream<WebSocket>;
-
 impl Session {
     async fn serve(
         &mut self,
-        sink: &mut Sink,
-        stream: &mut Stream,
+        link: &mut Link,
         rx: &mut UnboundedReceiver<ToSession>,
         peer_rx: &mut UnboundedReceiver<PeerEvent>,
     ) -> proto::DisconnectReason {
+        let window = self.params.resume_window;
         loop {
             tokio::select! {
                 command = rx.recv() => {
@@ -247,14 +245,20 @@ impl Session {
                     match command {
                         ToSession::Signal(message) => {
                             let leaving = matches!(message.message, Some(Out::Leave(_)));
-                            if sink.send(Message::Binary(message.encode_to_vec().into())).await.is_err() {
-                                return proto::DisconnectReason::SignalClose;
-                            }
+                            let frame = Message::Binary(message.encode_to_vec().into());
                             if leaving {
-                                let _ = sink.send(close(1000, "disconnected by the server")).await;
+                                if link.is_up() {
+                                    link.send(frame, window).await;
+                                    link.close(1000, "disconnected by the server").await;
+                                }
                                 return proto::DisconnectReason::DuplicateIdentity;
                             }
+                            if !link.send(frame, window).await {
+                                tracing::info!(sid = self.sid, "away too long to resume: session ended");
+                                return proto::DisconnectReason::SignalClose;
+                            }
                         }
+                        ToSession::Resume(socket) => self.resume(link, *socket).await,
                         other => {
                             if let Err(e) = self.command(other).await {
                                 tracing::warn!(sid = self.sid, error = %e, "room command failed");
@@ -267,44 +271,65 @@ impl Session {
                         tracing::warn!(sid = self.sid, error = %e, "peer event failed");
                     }
                 }
-                incoming = tokio::time::timeout(PING_TIMEOUT, stream.next()) => {
-                    let frame = match incoming {
-                        Err(_) => {
-                            tracing::info!(sid = self.sid, "no message within the ping timeout: connection dead");
+                incoming = link.recv() => {
+                    let data = match incoming {
+                        Incoming::Expired => {
+                            tracing::info!(sid = self.sid, "client did not resume in time: gone");
                             return proto::DisconnectReason::SignalClose;
                         }
-                        Ok(None) | Ok(Some(Err(_))) => return proto::DisconnectReason::SignalClose,
-                        Ok(Some(Ok(frame))) => frame,
-                    };
-                    let data = match frame {
-                        Message::Binary(data) => data,
-                        Message::Close(_) => return proto::DisconnectReason::SignalClose,
-                        Message::Ping(_) | Message::Pong(_) => continue,
-                        Message::Text(_) => {
-                            let _ = sink.send(close(1003, "signalling messages are binary protobuf")).await;
+                        Incoming::Lost(why) => {
+                            // Media keeps flowing; the client may resume on a new socket.
+                            tracing::info!(sid = self.sid, why, "signalling connection lost: waiting for a resume");
+                            link.go_away(window);
+                            continue;
+                        }
+                        Incoming::Frame(Message::Binary(data)) => data,
+                        Incoming::Frame(Message::Text(_)) => {
+                            link.close(1003, "signalling messages are binary protobuf").await;
                             return proto::DisconnectReason::StateMismatch;
                         }
+                        Incoming::Frame(_) => continue,
                     };
                     let request = match proto::SignalRequest::decode(&data[..]) {
                         Ok(r) => r,
                         Err(e) => {
                             tracing::info!(sid = self.sid, error = %e, "malformed signal message: closing this connection");
-                            let _ = sink.send(close(1007, "malformed signal message")).await;
+                            link.close(1007, "malformed signal message").await;
                             return proto::DisconnectReason::StateMismatch;
                         }
                     };
                     if let Some(In::Leave(_)) = request.message {
                         tracing::info!(sid = self.sid, "left");
-                        let _ = sink.send(close(1000, "left")).await;
+                        link.close(1000, "left").await;
                         return proto::DisconnectReason::ClientInitiated;
                     }
                     if let Err(e) = self.request(request).await {
                         tracing::info!(sid = self.sid, error = %e, "signal request failed: closing this connection");
-                        let _ = sink.send(close(1008, &e.to_string())).await;
+                        link.close(1008, &e.to_string()).await;
                         return proto::DisconnectReason::StateMismatch;
                     }
                 }
             }
+        }
+    }
+
+    /// The client came back on a new socket: `ReconnectResponse`, what it missed, then a subscriber offer
+    /// that restarts ICE (its network may have changed; it restarts its publisher side itself).
+    async fn resume(&mut self, link: &mut Link, socket: WebSocket) {
+        let reconnect =
+            proto::SignalResponse { message: Some(Out::Reconnect(proto::ReconnectResponse::default())) };
+        let frame = Message::Binary(reconnect.encode_to_vec().into());
+        if !link.resume(socket, frame, self.params.resume_window).await {
+            return;
+        }
+        tracing::info!(sid = self.sid, "resumed");
+        // Whatever went into the dead socket before the server noticed is lost: the room as it is now.
+        let mut participants = self.rooms.participants(self.room()).unwrap_or_default();
+        participants.retain(|p| p.sid == self.sid || !p.permission.as_ref().is_some_and(|p| p.hidden));
+        self.send(Out::Update(proto::ParticipantUpdate { participants }));
+        self.ice_restart = true;
+        if let Err(e) = self.negotiate().await {
+            tracing::warn!(sid = self.sid, error = %e, "ICE restart offer failed");
         }
     }
 
@@ -331,17 +356,8 @@ impl Session {
                     tracing::debug!(track = info.sid, muted = info.muted, "mute");
                 }
             }
-            In::Subscription(update) => {
-                for track_sid in &update.track_sids {
-                    if update.subscribe {
-                        if let Some(track) = self.rooms.track(self.room(), track_sid) {
-                            self.subscribe(track).await?;
-                        }
-                    } else {
-                        self.unsubscribe(track_sid).await?;
-                    }
-                }
-            }
+            In::Subscription(update) => self.update_subscription(update).await?,
+            In::SyncState(sync) => self.sync_state(sync).await?,
             In::TrackSetting(settings) => {
                 for track_sid in &settings.track_sids {
                     if let Some(sub) = self.subscriptions.get(track_sid) {
@@ -401,7 +417,9 @@ impl Session {
 
     async fn subscriber_answer(&mut self, answer: proto::SessionDescription) -> Result<(), SessionError> {
         if !self.negotiating {
-            return Err(SessionError::Protocol("answer without an offer".into()));
+            // A resumed client may answer an offer twice (in its SyncState, then again): the first counts.
+            tracing::debug!(sid = self.sid, id = answer.id, "answer without an offer in flight: ignored");
+            return Ok(());
         }
         self.subscriber.set_remote_description(RTCSessionDescription::answer(answer.sdp)?).await?;
         self.negotiating = false;
@@ -506,6 +524,34 @@ impl Session {
         self.pending.push(PendingTrack { cid: add.cid, info });
     }
 
+    async fn update_subscription(&mut self, update: proto::UpdateSubscription) -> Result<(), SessionError> {
+        for track_sid in &update.track_sids {
+            if update.subscribe {
+                if let Some(track) = self.rooms.track(self.room(), track_sid) {
+                    self.subscribe(track).await?;
+                }
+            } else {
+                self.unsubscribe(track_sid).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A resumed client's view of the session. Its subscriber answer counts if it answers the offer still
+    /// waiting here (the original answer was lost with the old socket); its subscriptions are applied.
+    async fn sync_state(&mut self, sync: proto::SyncState) -> Result<(), SessionError> {
+        if let (true, Some(offer), Some(answer)) = (self.negotiating, &sync.offer, sync.answer) {
+            let ours = self.subscriber.local_description().await.map(|d| d.sdp);
+            if offer.id == self.offer_id || ours.as_deref() == Some(offer.sdp.as_str()) {
+                self.subscriber_answer(answer).await?;
+            }
+        }
+        if let Some(update) = sync.subscription {
+            self.update_subscription(update).await?;
+        }
+        Ok(())
+    }
+
     fn update_metadata(&mut self, update: proto::UpdateParticipantMetadata) {
         if !self.admission.permissions.can_update_own_metadata {
             self.send(Out::RequestResponse(proto::RequestResponse {
@@ -540,7 +586,8 @@ impl Session {
             self.renegotiate = true;
             return Ok(());
         }
-        let offer = self.subscriber.create_offer(None).await?;
+        let options = std::mem::take(&mut self.ice_restart).then_some(RTCOfferOptions { ice_restart: true });
+        let offer = self.subscriber.create_offer(options).await?;
         self.subscriber.set_local_description(offer.clone()).await?;
         let sdp = self.subscriber.local_description().await.map(|d| d.sdp).unwrap_or(offer.sdp);
         self.offer_id += 1;
@@ -556,7 +603,8 @@ impl Session {
 
     async fn command(&mut self, command: ToSession) -> Result<(), SessionError> {
         match command {
-            ToSession::Signal(_) => Ok(()),
+            // Handled by the serving loop.
+            ToSession::Signal(_) | ToSession::Resume(_) => Ok(()),
             ToSession::Subscribe(track) => self.subscribe(track).await,
             ToSession::Unsubscribe(track_sid) => self.unsubscribe(&track_sid).await,
             ToSession::Data(bytes, kind) => {

@@ -24,6 +24,8 @@ pub struct AppState {
     pub rooms: Rooms,
     /// Where media sockets go.
     pub peer: PeerConfig,
+    /// How long a session without its signalling connection waits for the client to resume.
+    pub resume_window: std::time::Duration,
 }
 
 /// The access token: an `Authorization` header wins and must be `Bearer <token>`; else `?access_token=`.
@@ -70,24 +72,33 @@ pub async fn rtc(
         Ok(a) => a,
         Err(e) => return refuse(&e),
     };
+    let flag = |name: &str, default: bool| {
+        query.get(name).map(|v| v == "1" || v.eq_ignore_ascii_case("true")).unwrap_or(default)
+    };
+    if flag("reconnect", false) {
+        // Resume: the session keeps its peer connections and takes this socket as its signalling link. A
+        // session the server no longer has gets LiveKit's answer for that, and the client joins anew.
+        let sid = query.get("sid").cloned().unwrap_or_default();
+        tracing::info!(room = admission.room, identity = admission.identity, sid, "resume asked");
+        return upgrade.max_message_size(MAX_SIGNAL_MESSAGE).on_upgrade(move |socket| async move {
+            if let Err(socket) =
+                app.rooms.resume(&admission.room, &sid, &admission.identity, Box::new(socket))
+            {
+                tracing::info!(room = admission.room, sid, "nothing to resume: full reconnect");
+                session::refuse_resume(*socket).await;
+            }
+        });
+    }
     if app.rooms.is_full(&admission.room) {
         // What LiveKit answers when a room is at its max_participants (docs/sfu-protocol.md §1).
         tracing::info!(room = admission.room, identity = admission.identity, "join refused: room full");
         return (StatusCode::INTERNAL_SERVER_ERROR, "connection closed by media").into_response();
     }
-    let flag = |name: &str, default: bool| {
-        query.get(name).map(|v| v == "1" || v.eq_ignore_ascii_case("true")).unwrap_or(default)
-    };
-    if flag("reconnect", false) {
-        // Resuming a session (keeping its peer connections) is not supported yet: answer as LiveKit does
-        // for a session it cannot resume, so that the client rejoins in full at once.
-        tracing::info!(room = admission.room, identity = admission.identity, "resume asked: full reconnect");
-        return upgrade.on_upgrade(session::refuse_resume);
-    }
     let params = session::Params {
         protocol: query.get("protocol").and_then(|p| p.parse().ok()).unwrap_or(0),
         auto_subscribe: flag("auto_subscribe", true),
         adaptive_stream: flag("adaptive_stream", false),
+        resume_window: app.resume_window,
     };
     upgrade
         .max_message_size(MAX_SIGNAL_MESSAGE)

@@ -125,3 +125,47 @@ async fn h264_and_vp9_pictures_are_forwarded() {
     assert_eq!(mime(rb), "video/h264", "B received {}", rb["video"]);
     assert_eq!(mime(ra), "video/vp9", "A received {}", ra["video"]);
 }
+
+/// A's signalling connection drops mid-call (rtc-node's own simulation closes the socket): the SDK resumes
+/// the same session instead of rejoining. B never sees A leave, chat sent to A while it is away arrives
+/// once, A's chat afterwards arrives once, and video keeps flowing both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Node test peers (and Chromium): run through `make test`"]
+async fn a_peer_that_loses_its_signalling_connection_resumes_its_session() {
+    let server = common::server().await;
+    let grants = Grants::default();
+    let a = token("A", "reprise", &grants);
+    let b = token("B", "reprise", &grants);
+    let report = node_scenario(
+        "scenario.mjs",
+        &[
+            "two-peers",
+            "--url",
+            &server.url(),
+            "--token-a",
+            &a,
+            "--token-b",
+            &b,
+            "--seconds",
+            "3",
+            "--resume",
+        ],
+    )
+    .await;
+    let (ra, rb) = (&report["a"], &report["b"]);
+    for (side, r) in [("A", ra), ("B", rb)] {
+        assert_eq!(r["errors"].as_array().map(Vec::len), Some(0), "{side} errors: {r}");
+    }
+    let resume = &ra["resume"];
+    assert_eq!((ra["reconnecting"].as_u64(), ra["reconnected"].as_u64()), (Some(1), Some(1)), "{ra}");
+    assert_eq!(resume["sidAfter"], resume["sidBefore"], "A rejoined instead of resuming: {resume}");
+    assert_eq!(resume["bSawALeave"], false, "{resume}");
+    for side in ["a", "b"] {
+        assert!(resume["framesAfter"][side].as_u64().unwrap_or(0) > 15, "{side}: video stalled: {resume}");
+    }
+    assert_eq!(ra["chat"], serde_json::json!([{"from": "B", "text": "to A while away"}]));
+    let from_a: Vec<&str> =
+        rb["chat"].as_array().unwrap().iter().filter_map(|c| c["text"].as_str()).collect();
+    assert_eq!(from_a, ["hello from A", "from A after resume"]);
+    assert_picture("B", rb, &A_QUADRANTS);
+}

@@ -233,25 +233,82 @@ async fn a_full_room_refuses_the_next_join_and_keeps_its_members() {
     assert_eq!(next(&mut alice).await, Out::Pong(3));
 }
 
+/// Messages until a `ParticipantUpdate` that names `identity`.
+async fn update_naming(socket: &mut Socket, identity: &str) -> proto::ParticipantInfo {
+    loop {
+        if let Out::Update(u) = next(socket).await {
+            if let Some(p) = u.participants.into_iter().find(|p| p.identity == identity) {
+                return p;
+            }
+        }
+    }
+}
+
 #[tokio::test]
-async fn a_resume_is_answered_with_a_full_reconnect_and_the_rejoin_works() {
+async fn a_dropped_client_resumes_its_session_and_learns_what_it_missed() {
     let server = server().await;
     let jwt = token("alice", "salle", "secret");
     let mut first = connect(&server, &jwt).await;
     let sid = joined(next(&mut first).await).participant.unwrap().sid;
-    // The client lost its signalling connection and tries to resume its session.
+    // Alice's signalling connection drops without a leave: she stays in the room, waiting to resume.
+    first.close(None).await.unwrap();
+    drop(first);
+    let mut bob = connect(&server, &token("bob", "salle", "secret")).await;
+    let others = joined(next(&mut bob).await).other_participants;
+    assert_eq!(others.iter().map(|p| p.identity.as_str()).collect::<Vec<_>>(), ["alice"]);
+    // She resumes: same session (same sid), and she learns that bob came while she was away.
     let url = format!("{}/rtc?access_token={jwt}&protocol=16&reconnect=1&sid={sid}", server.url());
-    let mut resume = connect_async(url).await.unwrap().0;
-    match next(&mut resume).await {
+    let mut resumed = connect_async(url).await.unwrap().0;
+    match next(&mut resumed).await {
+        Out::Reconnect(_) => {}
+        other => panic!("expected a ReconnectResponse, got {other:?}"),
+    }
+    assert_eq!(update_naming(&mut resumed, "bob").await.state, proto::participant_info::State::Joined as i32);
+    send(&mut resumed, In::Ping(7)).await;
+    loop {
+        match next(&mut resumed).await {
+            Out::Update(_) => continue,
+            other => break assert_eq!(other, Out::Pong(7)),
+        }
+    }
+    assert_eq!(server.rooms().identities("salle"), ["alice", "bob"]);
+    assert_eq!(server.rooms().participant("salle", "alice").unwrap().sid, sid);
+    // Bob never saw her leave. A resume for a session that does not exist gets a full reconnect.
+    let url = format!("{}/rtc?access_token={jwt}&protocol=16&reconnect=1&sid=PA_unknown", server.url());
+    let mut stale = connect_async(url).await.unwrap().0;
+    match next(&mut stale).await {
         Out::Leave(leave) => {
             assert_eq!(leave.action(), proto::leave_request::Action::Reconnect);
             assert_eq!(leave.reason(), proto::DisconnectReason::StateMismatch);
         }
         other => panic!("expected a LeaveRequest, got {other:?}"),
     }
-    // The full rejoin replaces the old session: one alice, with a new sid.
+    send(&mut bob, In::Ping(8)).await;
+    assert_eq!(next(&mut bob).await, Out::Pong(8));
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_resume_in_time_is_removed_and_must_rejoin() {
+    let mut config = ServerConfig::from_args("127.0.0.1:0", "devkey:secret").unwrap();
+    config.resume_window = Duration::from_secs(1);
+    let server = SfuServer::start(config).await.unwrap();
+    let mut bob = connect(&server, &token("bob", "salle", "secret")).await;
+    joined(next(&mut bob).await);
+    let jwt = token("alice", "salle", "secret");
+    let mut alice = connect(&server, &jwt).await;
+    let sid = joined(next(&mut alice).await).participant.unwrap().sid;
+    assert_eq!(update_naming(&mut bob, "alice").await.state, proto::participant_info::State::Joined as i32);
+    drop(alice);
+    // Gone after the window (next() waits up to 5 s for each message).
+    let gone = update_naming(&mut bob, "alice").await;
+    assert_eq!(gone.state, proto::participant_info::State::Disconnected as i32);
+    assert_eq!(server.rooms().identities("salle"), ["bob"]);
+    let url = format!("{}/rtc?access_token={jwt}&protocol=16&reconnect=1&sid={sid}", server.url());
+    let mut late = connect_async(url).await.unwrap().0;
+    assert!(matches!(next(&mut late).await, Out::Leave(_)));
+    // The full rejoin works and gets a new sid.
     let mut again = connect(&server, &jwt).await;
     let rejoined = joined(next(&mut again).await).participant.unwrap();
     assert_ne!(rejoined.sid, sid);
-    assert_eq!(server.rooms().identities("salle"), ["alice"]);
+    assert_eq!(server.rooms().identities("salle"), ["bob", "alice"]);
 }

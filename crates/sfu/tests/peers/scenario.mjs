@@ -21,6 +21,7 @@ import {
   LocalVideoTrack,
   Room,
   RoomEvent,
+  SimulateScenarioKind,
   TrackKind,
   TrackPublishOptions,
   TrackSource,
@@ -45,7 +46,8 @@ const QUADRANT_AFTER_MS = 1000; // first frames after a keyframe can be blurry
 const DISCONNECT_WAIT_MS = 3000;
 const CONNECT_TIMEOUT_MS = 10_000;
 const PUBLISH_TIMEOUT_MS = 10_000;
-const STEP_TIMEOUT_MS = 10_000; // each of A's data / attribute / metadata calls (a loaded CI machine is slow)
+const STEP_TIMEOUT_MS = 10_000;
+const RESUME_TIMEOUT_MS = 15_000; // each of A's data / attribute / metadata calls (a loaded CI machine is slow)
 // The SDK's DegradationPreference.MAINTAIN_RESOLUTION (not re-exported by rtc-node): keeps the
 // encoder from downscaling on a busy 2-core CI machine, so the receiver can assert 640x360.
 const MAINTAIN_RESOLUTION = 2;
@@ -202,6 +204,9 @@ class Peer {
       sawDisconnectOf: [],
       // Identities the server ever announced as active speakers (SpeakersChanged).
       speakers: [],
+      // Times the SDK reported its connection lost and back (resume).
+      reconnecting: 0,
+      reconnected: 0,
       errors: [],
     };
     this.listen();
@@ -277,6 +282,14 @@ class Peer {
           this.report.speakers.push(p.identity);
         }
       }
+    }));
+    room.on(RoomEvent.Reconnecting, this.guarded('reconnecting', () => {
+      log(this.label, 'reconnecting');
+      this.report.reconnecting += 1;
+    }));
+    room.on(RoomEvent.Reconnected, this.guarded('reconnected', () => {
+      log(this.label, 'reconnected');
+      this.report.reconnected += 1;
     }));
     room.on(RoomEvent.Disconnected, this.guarded('disconnected', (reason) => {
       log(this.label, 'room disconnected, reason', reason);
@@ -480,6 +493,8 @@ async function twoPeers(opts, peers) {
     }
   }
 
+  if (both && opts.resume) await resume(a, b);
+
   await sleep(Math.max(0, windowEnd - Date.now()));
   for (const peer of peers) peer.stopMedia();
 
@@ -491,9 +506,34 @@ async function twoPeers(opts, peers) {
   await b.close();
 }
 
+/** A loses its signalling connection (the SDK's own simulation closes the socket) and resumes. B chats
+ * to A while A is away, A chats back once it is back; the report says whether A kept its session (same
+ * sid, B never saw it leave) and whether media kept flowing both ways. */
+async function resume(a, b) {
+  const frames = (peer) => peer.report.video?.frames ?? 0;
+  const report = { sidBefore: a.room.localParticipant.sid, sidAfter: null, bSawALeave: false };
+  a.report.resume = report;
+  try {
+    await withTimeout(a.room.simulateScenario(SimulateScenarioKind.SIMULATE_SIGNAL_RECONNECT), STEP_TIMEOUT_MS, 'simulateScenario');
+    await withTimeout(b.room.localParticipant.sendText('to A while away', { topic: 'lk.chat' }), STEP_TIMEOUT_MS, 'sendText');
+    if (!(await waitUntil(() => a.report.reconnected > 0, RESUME_TIMEOUT_MS))) a.error('resume', 'no Reconnected event');
+    report.sidAfter = a.room.localParticipant.sid;
+    // Media after the resume: both sides' frame counters move on.
+    const [aFrames, bFrames] = [frames(a), frames(b)];
+    await waitUntil(() => frames(a) > aFrames + VIDEO_FPS && frames(b) > bFrames + VIDEO_FPS, 5000);
+    report.framesAfter = { a: frames(a) - aFrames, b: frames(b) - bFrames };
+    await withTimeout(a.room.localParticipant.sendText('from A after resume', { topic: 'lk.chat' }), STEP_TIMEOUT_MS, 'sendText');
+    await waitUntil(() => b.report.chat.some((c) => c.text === 'from A after resume'), 5000);
+    report.bSawALeave = b.report.sawDisconnectOf.includes(a.report.identity);
+  } catch (err) {
+    a.error('resume', err);
+  }
+}
+
 function usage(message) {
   console.error(`${message}
-usage: node scenario.mjs two-peers --url ws://HOST:PORT --token-a JWT --token-b JWT [--seconds 8] [--timeout S]
+usage: node scenario.mjs two-peers --url ws://HOST:PORT --token-a JWT --token-b JWT [--seconds 8] [--timeout S] [--resume]
+  --resume: A loses its signalling connection mid-call and resumes (see resume()).
   --timeout is the hard budget after which the report is printed as it stands
   (default: the larger of 40 and seconds + 25).`);
   process.exit(2);
@@ -512,6 +552,7 @@ async function main() {
         'codec-a': { type: 'string', default: 'vp8' },
         'codec-b': { type: 'string', default: 'vp8' },
         timeout: { type: 'string' },
+        resume: { type: 'boolean', default: false },
       },
     });
   } catch (err) {
@@ -550,7 +591,7 @@ async function main() {
     for (const peer of peers) peer.report.errors.push(`scenario: unhandled rejection: ${errorText(err)}`);
   });
 
-  await twoPeers({ url: values.url, seconds }, peers);
+  await twoPeers({ url: values.url, seconds, resume: values.resume }, peers);
   await finish();
 }
 
