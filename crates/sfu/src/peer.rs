@@ -158,6 +158,21 @@ fn codecs() -> Vec<(RtpCodecKind, RTCRtpCodecParameters)> {
                 payload_type: 111,
             },
         ),
+        // Browsers put RED first when the server offers it (livekit-client does): redundancy against
+        // loss, unwrapped for subscribers that do not take it (red.rs).
+        (
+            RtpCodecKind::Audio,
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    mime_type: crate::red::MIME.to_owned(),
+                    clock_rate: 48_000,
+                    channels: 2,
+                    sdp_fmtp_line: "111/111".to_owned(),
+                    rtcp_feedback: Vec::new(),
+                },
+                payload_type: 63,
+            },
+        ),
         video("video/VP8", "", 96),
         video("video/VP9", "profile-id=0", 98),
         video("video/H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", 125),
@@ -196,6 +211,9 @@ pub struct PeerConfig {
     /// Local addresses to gather host candidates on (port 0). An unspecified address means every
     /// non-loopback interface.
     pub ips: Vec<IpAddr>,
+    /// Offer and accept audio redundancy (RED). The server does; a client without it (a test, a plain
+    /// Opus peer) leaves it out.
+    pub red: bool,
 }
 
 /// Builds one of a participant's two connections; its events go to `tx`.
@@ -206,6 +224,9 @@ pub async fn build(
 ) -> Result<Arc<dyn PeerConnection>, RtcError> {
     let mut media = MediaEngine::default();
     for (kind, codec) in codecs() {
+        if !config.red && codec.rtp_codec.mime_type.eq_ignore_ascii_case(crate::red::MIME) {
+            continue;
+        }
         media.register_codec(codec, kind)?;
     }
     media.register_header_extension(

@@ -26,7 +26,7 @@ impl SfuServer {
     /// Binds `config.bind` and serves on the current tokio runtime.
     pub async fn start(config: ServerConfig) -> std::io::Result<Self> {
         let rooms = Rooms::with_webhooks(config.webhook_config().map(Notifier::start));
-        let peer = PeerConfig { ips: media_ips(config.bind.ip()) };
+        let peer = PeerConfig { ips: media_ips(config.bind.ip()), red: true };
         let state = AppState {
             keys: KeyStore::new(config.keys),
             rooms: rooms.clone(),

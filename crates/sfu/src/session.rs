@@ -17,7 +17,9 @@ use proto::signal_response::Message as Out;
 use rtc::data_channel::RTCDataChannelInit;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCOfferOptions;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -66,7 +68,10 @@ enum SessionError {
 struct Subscription {
     track: Arc<PublishedTrack>,
     down: Arc<DownTrack>,
+    /// What the copy is sent as.
     payload_type: u8,
+    /// The payload type of the codec the copy is declared with (for a RED track: Opus).
+    plain_payload_type: u8,
     sender: Arc<dyn RtpSender>,
     relay: tokio::task::JoinHandle<()>,
 }
@@ -88,6 +93,8 @@ struct Session {
     subscriber: Arc<dyn PeerConnection>,
     publisher_candidates: Vec<RTCIceCandidateInit>,
     subscriber_candidates: Vec<RTCIceCandidateInit>,
+    /// RED's payload type on the subscriber connection.
+    red_payload_type: u8,
     /// A subscriber offer is out, waiting for its answer.
     negotiating: bool,
     /// Something changed while negotiating: offer again after the answer.
@@ -170,6 +177,11 @@ pub async fn run(
         subscriber,
         publisher_candidates: Vec::new(),
         subscriber_candidates: Vec::new(),
+        red_payload_type: peer::offered_codec(&RTCRtpCodec {
+            mime_type: crate::red::MIME.into(),
+            ..Default::default()
+        })
+        .map_or(0, |c| c.payload_type),
         negotiating: false,
         renegotiate: false,
         offer_id: 0,
@@ -421,8 +433,18 @@ impl Session {
             tracing::debug!(sid = self.sid, id = answer.id, "answer without an offer in flight: ignored");
             return Ok(());
         }
+        let offer = self.subscriber.local_description().await.map(|d| d.sdp).unwrap_or_default();
+        let red = crate::red::accepted_by_track(&offer, &answer.sdp);
         self.subscriber.set_remote_description(RTCSessionDescription::answer(answer.sdp)?).await?;
         self.negotiating = false;
+        for (track_sid, sub) in self.subscriptions.iter_mut().filter(|(_, sub)| sub.track.is_red()) {
+            let Some(&accepted) = red.get(track_sid) else { continue };
+            sub.down.set_unwrap_red(!accepted);
+            sub.payload_type = if accepted { self.red_payload_type } else { sub.plain_payload_type };
+            if self.active {
+                sub.down.set_payload_type(sub.payload_type);
+            }
+        }
         for candidate in std::mem::take(&mut self.subscriber_candidates) {
             add_candidate(self.subscriber.as_ref(), candidate).await;
         }
@@ -619,7 +641,14 @@ impl Session {
         if track.publisher == self.sid || self.subscriptions.contains_key(&track_sid) {
             return Ok(());
         }
-        let Some(codec) = peer::offered_codec(&track.codec) else {
+        // A RED track goes out as Opus until the subscriber's answer shows it takes RED (then it gets RED's
+        // payload type; the stream itself stays declared as Opus, which every subscriber negotiates).
+        let plain = if track.is_red() {
+            RTCRtpCodec { mime_type: "audio/opus".into(), ..track.codec.clone() }
+        } else {
+            track.codec.clone()
+        };
+        let Some(codec) = peer::offered_codec(&plain) else {
             tracing::warn!(
                 track = track_sid,
                 mime = track.codec.mime_type,
@@ -658,7 +687,10 @@ impl Session {
         track.add(down.clone());
         let relay = tokio::spawn(track::relay_keyframe_requests(track.clone(), down.clone()));
         let payload_type = codec.payload_type;
-        self.subscriptions.insert(track_sid, Subscription { track, down, payload_type, sender, relay });
+        self.subscriptions.insert(
+            track_sid,
+            Subscription { track, down, payload_type, plain_payload_type: payload_type, sender, relay },
+        );
         self.negotiate().await
     }
 

@@ -3,7 +3,7 @@
 // LiveKit marks several fields deprecated in favour of newer ones, but the SDKs in use still read them:
 // fill both.
 #![allow(deprecated)]
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -19,8 +19,14 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use crate::dynacast::{self, Dynacast};
 use crate::forward::{Forwarder, Verdict};
 use crate::keyframe::VideoCodec;
+use crate::red::{self, Unwrapper};
 use crate::speakers::{self, AudioLevels};
 use crate::vp8::Descriptor;
+
+/// Whether `codec` is audio redundancy (RED).
+pub fn is_red(codec: &RTCRtpCodec) -> bool {
+    codec.mime_type.eq_ignore_ascii_case(red::MIME)
+}
 
 /// Simulcast layers: LOW, MEDIUM, HIGH.
 pub const LAYERS: usize = 3;
@@ -75,6 +81,8 @@ pub struct DownTrack {
     payload_type: AtomicU8,
     /// The layer the subscriber asked for (`u8::MAX` = paused).
     requested: AtomicU8,
+    /// The track is RED and this subscriber takes plain Opus.
+    unwrap_red: AtomicBool,
     forwarder: Mutex<Forwarder>,
 }
 
@@ -94,6 +102,7 @@ impl DownTrack {
             ssrc,
             payload_type: AtomicU8::new(0),
             requested: AtomicU8::new(requested.unwrap_or(u8::MAX)),
+            unwrap_red: AtomicBool::new(true),
             forwarder: Mutex::new(Forwarder::new(codec, clock_rate, None)),
         }
     }
@@ -103,9 +112,30 @@ impl DownTrack {
         self.payload_type.store(pt, Ordering::Relaxed);
     }
 
+    /// For a RED track: whether this subscriber gets plain Opus (the default, until its answer shows it
+    /// accepted RED).
+    pub fn set_unwrap_red(&self, unwrap: bool) {
+        self.unwrap_red.store(unwrap, Ordering::Relaxed);
+    }
+
     /// Sets the layer this subscriber wants (`None` pauses).
     pub fn request(&self, layer: Option<u8>) {
         self.requested.store(layer.unwrap_or(u8::MAX), Ordering::Relaxed);
+    }
+
+    /// Sends `out` as this copy's packet `sequence`, `timestamp`, payload type `pt`.
+    async fn send(&self, mut out: rtp::Packet, sequence: u16, timestamp: u32, pt: u8) {
+        out.header.ssrc = self.ssrc;
+        out.header.sequence_number = sequence;
+        out.header.timestamp = timestamp;
+        out.header.payload_type = pt;
+        // The publisher's extension ids mean nothing on the subscriber's connection.
+        out.header.extension = false;
+        out.header.extensions.clear();
+        out.header.extension_profile = 0;
+        if let Err(e) = self.local.write_rtp(out).await {
+            tracing::trace!(error = %e, subscriber = self.subscriber, "packet not sent");
+        }
     }
 
     fn forwarder(&self) -> std::sync::MutexGuard<'_, Forwarder> {
@@ -136,6 +166,8 @@ pub struct PublishedTrack {
     /// Levels seen in the current speaker-detection window.
     pub levels: AudioLevels,
     dynacast: Mutex<Dynacast>,
+    /// For a RED track: the plain-Opus view for subscribers that did not accept RED.
+    red: Option<Mutex<Unwrapper>>,
 }
 
 impl std::fmt::Debug for PublishedTrack {
@@ -170,7 +202,6 @@ impl PublishedTrack {
         Self {
             publisher,
             info: Mutex::new(info),
-            codec,
             video,
             remote,
             downtracks: RwLock::new(Vec::new()),
@@ -178,7 +209,14 @@ impl PublishedTrack {
             audio_level_extension: if video.is_none() { audio_level_extension } else { None },
             levels: AudioLevels::default(),
             dynacast: Mutex::new(Dynacast::new(Instant::now())),
+            red: is_red(&codec).then(|| Mutex::new(Unwrapper::default())),
+            codec,
         }
+    }
+
+    /// Whether the publisher sends RED.
+    pub fn is_red(&self) -> bool {
+        self.red.is_some()
     }
 
     /// The track sid.
@@ -304,6 +342,15 @@ impl PublishedTrack {
         }
         let now = Instant::now();
         let mut keyframe_wanted = [false; LAYERS];
+        // RED: the plain packets this one stands for (a garbage RED payload gives none).
+        let plain = self.red.as_ref().map(|unwrapper| {
+            let mut unwrapper = unwrapper.lock().unwrap_or_else(PoisonError::into_inner);
+            let seq = packet.header.sequence_number;
+            unwrapper.unwrap(seq, packet.header.timestamp, &packet.payload).unwrap_or_else(|e| {
+                tracing::debug!(track = self.sid(), error = %e, "RED packet not unwrapped");
+                Vec::new()
+            })
+        });
         for down in self.snapshot() {
             let pt = down.payload_type.load(Ordering::Relaxed);
             if pt == 0 {
@@ -311,6 +358,27 @@ impl PublishedTrack {
             }
             let requested = down.requested.load(Ordering::Relaxed);
             let target = if requested == u8::MAX { None } else { available_layer(requested, sending) };
+            if let Some(plain) = plain.as_ref().filter(|_| down.unwrap_red.load(Ordering::Relaxed)) {
+                for p in plain {
+                    let verdict = {
+                        let mut forwarder = down.forwarder();
+                        if forwarder.target() != target {
+                            forwarder.set_target(target);
+                        }
+                        forwarder.on_packet(layer, p.sequence, p.timestamp, &p.data, now)
+                    };
+                    if let Verdict::Forward { sequence, timestamp, .. } = verdict {
+                        let header = rtp::Header {
+                            sequence_number: p.sequence,
+                            timestamp: p.timestamp,
+                            ..packet.header.clone()
+                        };
+                        down.send(rtp::Packet { header, payload: p.data.clone() }, sequence, timestamp, pt)
+                            .await;
+                    }
+                }
+                continue;
+            }
             let verdict = {
                 let mut forwarder = down.forwarder();
                 if forwarder.target() != target {
@@ -337,18 +405,8 @@ impl PublishedTrack {
                     }
                     _ => packet.payload.clone(),
                 };
-                let mut out = rtp::Packet { header: packet.header.clone(), payload };
-                out.header.ssrc = down.ssrc;
-                out.header.sequence_number = sequence;
-                out.header.timestamp = timestamp;
-                out.header.payload_type = pt;
-                // The publisher's extension ids mean nothing on the subscriber's connection.
-                out.header.extension = false;
-                out.header.extensions.clear();
-                out.header.extension_profile = 0;
-                if let Err(e) = down.local.write_rtp(out).await {
-                    tracing::trace!(error = %e, subscriber = down.subscriber, "packet not sent");
-                }
+                down.send(rtp::Packet { header: packet.header.clone(), payload }, sequence, timestamp, pt)
+                    .await;
             }
         }
         for (layer, wanted) in keyframe_wanted.iter().enumerate() {

@@ -255,7 +255,7 @@ class Peer {
         this.remoteVideoMime = pub.mimeType ?? null;
         return this.readVideo(track);
       }
-      if (track.kind === TrackKind.KIND_AUDIO && !this.report.audio) return this.readAudio(track);
+      if (track.kind === TrackKind.KIND_AUDIO && !this.report.audio) return this.readAudio(track, pub.mimeType ?? null);
     }));
     room.on(RoomEvent.TrackSubscriptionFailed, this.guarded('trackSubscriptionFailed', (sid, p, reason) => {
       this.error('track subscription failed', `${sid} of ${p?.identity}: ${reason ?? 'no reason'}`);
@@ -400,8 +400,8 @@ class Peer {
     });
   }
 
-  readAudio(track) {
-    this.report.audio = { frequency: null, rms: null, samples: 0, frames: 0 };
+  readAudio(track, mime) {
+    this.report.audio = { frequency: null, rms: null, samples: 0, frames: 0, mime };
     const skip = AUDIO_SKIP_S * SAMPLE_RATE;
     const stream = new AudioStream(track, { sampleRate: SAMPLE_RATE, numChannels: 1 });
     return this.drain(stream, (frame) => {
