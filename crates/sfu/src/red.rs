@@ -91,6 +91,10 @@ impl Unwrapper {
         timestamp: u32,
         payload: &Bytes,
     ) -> Result<Vec<Unwrapped>, RedError> {
+        if payload.is_empty() {
+            // Padding: passed on as such (the forwarder drops it without leaving a sequence gap).
+            return Ok(vec![Unwrapped { sequence, timestamp, data: Bytes::new() }]);
+        }
         let mut blocks = parse(payload)?;
         let Some(primary) = blocks.pop() else { return Err(RedError::Truncated) };
         let missing = match self.last {
@@ -127,7 +131,10 @@ fn is_newer(a: u16, b: u16) -> bool {
 /// `answer` accepted RED in that media section (matched by `a=mid`).
 pub fn accepted_by_track(offer: &str, answer: &str) -> HashMap<String, bool> {
     let red_by_mid: HashMap<&str, bool> = sections(answer)
-        .filter_map(|s| Some((attribute(s, "a=mid:")?, s.lines().any(is_red_rtpmap))))
+        .filter_map(|s| {
+            let red = s.lines().filter_map(|l| l.strip_prefix("a=rtpmap:")).any(is_red_rtpmap);
+            Some((attribute(s, "a=mid:")?, red))
+        })
         .collect();
     sections(offer)
         .filter_map(|s| {
@@ -138,6 +145,50 @@ pub fn accepted_by_track(offer: &str, answer: &str) -> HashMap<String, bool> {
         .collect()
 }
 
+/// The server's answer to a publisher, rewritten so that the client sends RED: in each audio section whose
+/// track (`a=msid` of the `offer`, by `a=mid`) `wants_red`, RED's payload type moves to the front of the
+/// `m=` line, which is what the client's sender picks (LiveKit does the same). Sections without RED are
+/// left alone.
+pub fn prefer_in_answer(offer: &str, answer: &str, wants_red: impl Fn(&str) -> bool) -> String {
+    let red_mids: Vec<&str> = sections(offer)
+        .filter(|s| s.starts_with("audio"))
+        .filter_map(|s| {
+            let track = attribute(s, "a=msid:")?.split_whitespace().nth(1)?;
+            wants_red(track).then_some(attribute(s, "a=mid:")?)
+        })
+        .collect();
+    if red_mids.is_empty() {
+        return answer.to_owned();
+    }
+    let mut out = String::with_capacity(answer.len());
+    let mut parts = answer.split("\nm=");
+    out.push_str(parts.next().unwrap_or_default());
+    for section in parts {
+        out.push_str("\nm=");
+        let wanted = attribute(section, "a=mid:").is_some_and(|mid| red_mids.contains(&mid));
+        let red_pt = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+            .find(|r| is_red_rtpmap(r))
+            .and_then(|r| r.split_whitespace().next());
+        match (wanted, red_pt, section.split_once("\r\n")) {
+            (true, Some(pt), Some((m_line, rest))) => {
+                // `audio 9 UDP/TLS/RTP/SAVPF 111 63` → `audio 9 UDP/TLS/RTP/SAVPF 63 111`
+                let mut fields: Vec<&str> = m_line.split(' ').collect();
+                if let Some(pos) = fields.iter().skip(3).position(|f| *f == pt) {
+                    let red = fields.remove(pos + 3);
+                    fields.insert(3, red);
+                }
+                out.push_str(&fields.join(" "));
+                out.push_str("\r\n");
+                out.push_str(rest);
+            }
+            _ => out.push_str(section),
+        }
+    }
+    out
+}
+
 fn sections(sdp: &str) -> impl Iterator<Item = &str> {
     sdp.split("\nm=").skip(1)
 }
@@ -146,10 +197,9 @@ fn attribute<'a>(section: &'a str, prefix: &str) -> Option<&'a str> {
     section.lines().find_map(|l| l.trim_end().strip_prefix(prefix))
 }
 
-fn is_red_rtpmap(line: &str) -> bool {
-    line.strip_prefix("a=rtpmap:")
-        .and_then(|r| r.split_whitespace().nth(1))
-        .is_some_and(|codec| codec.to_ascii_lowercase().starts_with("red/"))
+/// Whether an `a=rtpmap:` value (`63 red/48000/2`) is RED.
+fn is_red_rtpmap(value: &str) -> bool {
+    value.split_whitespace().nth(1).is_some_and(|codec| codec.to_ascii_lowercase().starts_with("red/"))
 }
 
 #[cfg(test)]
@@ -222,6 +272,28 @@ mod tests {
         assert_eq!(next.iter().map(|p| p.sequence).collect::<Vec<_>>(), [0, 1]);
         // A late packet gives its primary only.
         assert_eq!(u.unwrap(65534, 0, &red(&[(960, b"x")], b"y")).unwrap().len(), 1);
+        // Padding passes as an empty packet.
+        assert_eq!(u.unwrap(2, 2880, &Bytes::new()).unwrap()[0].data, Bytes::new());
+    }
+
+    #[test]
+    fn the_answer_asks_publishers_for_red_where_they_want_it() {
+        let offer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\na=mid:0\r\na=msid:s mic\r\n\
+                     m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\na=mid:1\r\na=msid:s stereo\r\n\
+                     m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\na=msid:s cam\r\n";
+        let answer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n\
+                      a=rtpmap:63 red/48000/2\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\na=mid:1\r\n\
+                      a=rtpmap:111 opus/48000/2\r\na=rtpmap:63 red/48000/2\r\n\
+                      m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\na=rtpmap:96 VP8/90000\r\n";
+        let munged = prefer_in_answer(offer, answer, |track| track != "stereo");
+        assert!(munged.contains("m=audio 9 UDP/TLS/RTP/SAVPF 63 111\r\na=mid:0"), "{munged}");
+        assert!(munged.contains("m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\na=mid:1"), "{munged}");
+        assert_eq!(munged.len(), answer.len());
+        assert_eq!(munged.replace("63 111\r\na=mid:0", "111 63\r\na=mid:0"), answer);
+        // Nobody wants RED, or the answer has none: unchanged.
+        assert_eq!(prefer_in_answer(offer, answer, |_| false), answer);
+        let no_red = answer.replace(" 63", "").replace("a=rtpmap:63 red/48000/2\r\n", "");
+        assert_eq!(prefer_in_answer(offer, &no_red, |_| true), no_red);
     }
 
     #[test]

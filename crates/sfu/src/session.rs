@@ -411,10 +411,12 @@ impl Session {
         if let Some(id) = crate::speakers::extension_id(&offer.sdp) {
             self.audio_level_extension = Some(id);
         }
-        pc.set_remote_description(RTCSessionDescription::offer(offer.sdp)?).await?;
+        pc.set_remote_description(RTCSessionDescription::offer(offer.sdp.clone())?).await?;
         let answer = pc.create_answer(None).await?;
         pc.set_local_description(answer.clone()).await?;
         let sdp = pc.local_description().await.map(|d| d.sdp).unwrap_or(answer.sdp);
+        // The client sends RED for microphones that did not opt out (LiveKit's default).
+        let sdp = crate::red::prefer_in_answer(&offer.sdp, &sdp, |cid| self.wants_red(cid));
         self.send(Out::Answer(proto::SessionDescription {
             r#type: "answer".into(),
             sdp,
@@ -425,6 +427,17 @@ impl Session {
             add_candidate(pc.as_ref(), candidate).await;
         }
         Ok(())
+    }
+
+    /// Whether the client's track `cid` (announced by `AddTrackRequest`) is to be sent as RED.
+    fn wants_red(&self, cid: &str) -> bool {
+        let pending = self.pending.iter().find(|p| p.cid == cid).map(|p| !p.info.disable_red);
+        pending.unwrap_or_else(|| {
+            self.published.iter().any(|t| {
+                let info = t.info();
+                !info.disable_red && info.codecs.first().is_some_and(|c| c.cid == cid)
+            })
+        })
     }
 
     async fn subscriber_answer(&mut self, answer: proto::SessionDescription) -> Result<(), SessionError> {

@@ -1,8 +1,9 @@
 //! Simulcast from a browser: LiveKit's `livekit-client` in headless Chromium (fake camera, two peer
 //! connections) publishes 1280x720 VP8 in three layers; an `@livekit/rtc-node` subscriber asks for the low
 //! layer, then the high one, then the low one again, and the resolution it decodes follows; held on the low
-//! layer, dynacast pauses the browser's upper layers, and asking for the high layer again brings them back
-//! (tests/peers/simulcast.mjs).
+//! layer, dynacast pauses the browser's upper layers, and asking for the high layer again brings them back.
+//! The browser's fake microphone goes out as RED and is heard; at the end the browser loses its signalling
+//! connection and resumes its session while its video keeps flowing (tests/peers/simulcast.mjs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -51,4 +52,21 @@ async fn a_subscriber_switches_simulcast_layers_of_a_browser_publisher() {
         let gap = step["maxGapMs"].as_f64().unwrap_or(f64::MAX);
         assert!(gap < 1500.0, "video froze for {gap} ms after switching to {}: {step}", step["asked"]);
     }
+    // livekit-client publishes its microphone as RED when the server offers it; the SDK subscriber takes
+    // RED too and decodes the fake microphone's beeps.
+    let audio = &sub["audio"];
+    assert_eq!(audio["mime"], "audio/red", "{audio}");
+    assert!(audio["frames"].as_u64().unwrap_or(0) > 100, "{audio}");
+    assert!(audio["peakRms"].as_f64().unwrap_or(0.0) > 0.01, "silence: {audio}");
+    // The resume: same session, the subscriber never saw the browser leave, and its video kept coming.
+    let publisher = &report["publisher"];
+    let resume = &publisher["resume"];
+    assert_eq!(resume["reconnected"], 1, "{publisher}");
+    assert_eq!(resume["sidAfter"], resume["sidBefore"], "the browser rejoined instead of resuming: {resume}");
+    assert_eq!(sub["sawLeaveOf"], serde_json::json!([]), "{sub}");
+    assert!(
+        sub["afterResume"]["frames"].as_u64().unwrap_or(0) >= 10,
+        "video stopped after the resume: {sub}"
+    );
+    assert_eq!(publisher["errors"], serde_json::json!([]), "{publisher}");
 }

@@ -5,6 +5,9 @@
 //   - S, the subscriber, is @livekit/rtc-node in this process. It asks the SFU for the LOW layer,
 //     then HIGH, LOW, and (after holding LOW so that dynacast pauses the upper layers) HIGH again,
 //     and reports the frame sizes it receives after each request.
+// P also publishes its fake microphone (livekit-client sends it as RED when the server offers RED), which S
+// receives; at the end P loses its signalling connection (livekit-client's own simulation) and must resume
+// its session while S keeps receiving its video.
 //
 //   node simulcast.mjs --url ws://127.0.0.1:PORT --token-pub JWT --token-sub JWT [--timeout S]
 //
@@ -20,7 +23,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { Room, RoomEvent, TrackKind, VideoStream, dispose } from '@livekit/rtc-node';
+import { AudioStream, Room, RoomEvent, TrackKind, VideoStream, dispose } from '@livekit/rtc-node';
 
 import { routeSdkLogsToStderr, waitUntil, withTimeout } from './scenario.mjs';
 
@@ -63,6 +66,9 @@ const STEPS = ['LOW', 'HIGH', 'LOW', 'HIGH'];
 // publisher that nobody needs its upper layers (a downgrade waits 5 s, the first update 10 s after
 // publishing); the publisher's sender stats are sampled then (label 'held LOW').
 const DYNACAST_HOLD_MS = 8000;
+const RESUME_TIMEOUT_MS = 15_000;
+// After the resume, S must keep getting P's video for this long.
+const AFTER_RESUME_MS = 2000;
 
 const started = Date.now();
 const elapsed = () => Date.now() - started;
@@ -145,8 +151,13 @@ async function browserPublish({ url, token, capture, lowLayers, topEncoding }) {
     singlePeerConnection: false,
   };
   const room = new LK.Room(roomOptions);
-  window.P = { room };
+  window.P = { room, reconnecting: 0, reconnected: 0 };
+  room.on(LK.RoomEvent.Reconnecting, () => { window.P.reconnecting += 1; });
+  room.on(LK.RoomEvent.Reconnected, () => { window.P.reconnected += 1; });
   await room.connect(url, token, { autoSubscribe: false });
+  // The fake microphone, with livekit-client's defaults (RED and DTX on).
+  const mic = await LK.createLocalAudioTrack();
+  await room.localParticipant.publishTrack(mic, { source: LK.Track.Source.Microphone });
   const track = await LK.createLocalVideoTrack({ resolution: capture });
   const settings = track.mediaStreamTrack.getSettings();
   const publishOptions = {
@@ -211,6 +222,23 @@ async function browserSenderStats() {
   });
   layers.sort((a, b) => (a.width ?? Infinity) - (b.width ?? Infinity));
   return { availableOutgoingBitrate, layers };
+}
+
+/* Runs in the page: drops the signalling connection as livekit-client's own test hook does, and waits
+ * for the SDK to say it is back. */
+async function browserSignalReconnect(timeoutMs) {
+  const P = window.P;
+  const sidBefore = P.room.localParticipant.sid;
+  await P.room.simulateScenario('signal-reconnect');
+  const deadline = Date.now() + timeoutMs;
+  while (P.reconnected === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return {
+    sidBefore,
+    sidAfter: P.room.localParticipant.sid,
+    reconnecting: P.reconnecting,
+    reconnected: P.reconnected,
+    state: P.room.state,
+  };
 }
 
 class Publisher {
@@ -281,6 +309,17 @@ class Publisher {
     }
   }
 
+  /** Drops and resumes the signalling connection (see browserSignalReconnect). */
+  async signalReconnect() {
+    try {
+      this.report.resume = await withTimeout(
+        this.page.evaluate(browserSignalReconnect, RESUME_TIMEOUT_MS), RESUME_TIMEOUT_MS + 2000, 'resume');
+      log('P', 'resume', JSON.stringify(this.report.resume));
+    } catch (err) {
+      this.error('resume', err);
+    }
+  }
+
   async close() {
     try {
       if (this.page && this.report.connected) {
@@ -319,12 +358,26 @@ class Subscriber {
       initial: null,
       steps: [],
       timeline: [],
+      // P's microphone as S receives it: the codec the server announced, frames, loudest 10 ms (RMS).
+      audio: null,
+      sawLeaveOf: [],
+      afterResume: null,
       errors: [],
     };
+    this.room.on(RoomEvent.ParticipantDisconnected, (p) => {
+      log('S', 'participant disconnected:', p.identity);
+      this.report.sawLeaveOf.push(p.identity);
+    });
     this.room.on(RoomEvent.TrackSubscribed, (track, publication, participant) => {
       log('S', 'subscribed to', participant.identity, track.kind === TrackKind.KIND_VIDEO ? 'video' : 'audio',
         publication.sid, 'simulcasted', publication.simulcasted,
         `${publication.width}x${publication.height}`);
+      if (track.kind === TrackKind.KIND_AUDIO && !this.report.audio) {
+        this.readAudio(track, publication).catch((err) => {
+          if (this.running) this.error('audio stream', err);
+        });
+        return;
+      }
       if (track.kind !== TrackKind.KIND_VIDEO || this.video) return;
       this.video = { track, publication, from: participant.identity };
       this.read(track).catch((err) => {
@@ -377,6 +430,23 @@ class Subscriber {
     }
   }
 
+  async readAudio(track, publication) {
+    const audio = { mime: publication.mimeType ?? null, frames: 0, peakRms: 0 };
+    this.report.audio = audio;
+    const reader = new AudioStream(track, { sampleRate: 48_000, numChannels: 1 }).getReader();
+    this.audioReader = reader;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      audio.mime = publication.mimeType ?? audio.mime;
+      audio.frames += 1;
+      let energy = 0;
+      for (const v of value.data) energy += (v / 32768) ** 2;
+      const rms = Math.sqrt(energy / Math.max(1, value.data.length));
+      if (rms > audio.peakRms) audio.peakRms = Number(rms.toFixed(4));
+    }
+  }
+
   /** Asks for `quality` and waits until the step has settled (see STABLE_MS). */
   async step(setter, quality, publisher) {
     const { publication } = this.video;
@@ -425,6 +495,7 @@ class Subscriber {
   async close() {
     this.running = false;
     this.reader?.cancel().catch(() => {});
+    this.audioReader?.cancel().catch(() => {});
     if (this.report.connected) {
       try {
         await withTimeout(this.room.disconnect(), 5000, 'disconnect');
@@ -481,12 +552,17 @@ async function simulcast(opts, publisher, subscriber) {
     }
     await subscriber.step(setter, quality, publisher);
   }
+  if (!subscriber.running) return;
+  await publisher.signalReconnect();
+  const framesBefore = subscriber.frames;
+  await new Promise((resolve) => setTimeout(resolve, AFTER_RESUME_MS));
+  subscriber.report.afterResume = { frames: subscriber.frames - framesBefore, ms: AFTER_RESUME_MS };
 }
 
 function usage(message) {
   console.error(`${message}
 usage: node simulcast.mjs --url ws://HOST:PORT --token-pub JWT --token-sub JWT [--timeout S]
-  --timeout is the hard budget after which the report is printed as it stands (default 60).`);
+  --timeout is the hard budget after which the report is printed as it stands (default 80).`);
   process.exit(2);
 }
 
@@ -498,7 +574,7 @@ async function main() {
         url: { type: 'string' },
         'token-pub': { type: 'string' },
         'token-sub': { type: 'string' },
-        timeout: { type: 'string', default: '60' },
+        timeout: { type: 'string', default: '80' },
       },
     }));
   } catch (err) {
