@@ -67,6 +67,11 @@ async fn two_sdk_peers_exchange_media_chat_data_and_attributes() {
     assert_picture("B", rb, &A_QUADRANTS);
     assert_tone("A", ra, 660.0);
     assert_tone("B", rb, 440.0);
+    // The server's answer asks for RED (libwebrtc then sends it), and both take it as such.
+    assert_eq!(
+        (ra["audio"]["mime"].as_str(), rb["audio"]["mime"].as_str()),
+        (Some("audio/red"), Some("audio/red"))
+    );
     // Chat on lk.chat and a raw data packet arrive once, stamped with the real sender.
     assert_eq!(rb["chat"], serde_json::json!([{"from": "A", "text": "hello from A"}]));
     let data = rb["data"].as_array().unwrap();
