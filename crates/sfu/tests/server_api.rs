@@ -113,3 +113,49 @@ async fn the_official_server_sdk_administers_rooms_and_verifies_webhooks() {
     assert!(position("participant_joined bob") < position("participant_left bob"), "{events:?}");
     assert_eq!(events.last().map(String::as_str), Some("room_finished "), "{events:?}");
 }
+
+/// LiveKit's Go server SDK (and `lk`) call RoomService in protobuf, not JSON: the same calls must work
+/// there, and a malformed body gets Twirp's JSON error.
+#[tokio::test]
+async fn room_service_speaks_protobuf() {
+    use livekit_api::access_token::{AccessToken, VideoGrants};
+    use livekit_protocol as proto;
+    use prost::Message as _;
+
+    let server = common::server().await;
+    let admin = AccessToken::with_api_key(API_KEY, API_SECRET)
+        .with_grants(VideoGrants { room_create: true, room_list: true, ..Default::default() })
+        .to_jwt()
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    let http = reqwest::Client::builder().tls_backend_preconfigured(tls).build().unwrap();
+    let call = |method: &str, body: Vec<u8>| {
+        http.post(format!("http://{}/twirp/livekit.RoomService/{method}", server.addr()))
+            .bearer_auth(&admin)
+            .header("content-type", "application/protobuf")
+            .body(body)
+            .send()
+    };
+    let create = proto::CreateRoomRequest { name: "proto".into(), max_participants: 7, ..Default::default() };
+    let response = call("CreateRoom", create.encode_to_vec()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/protobuf");
+    let room = proto::Room::decode(response.bytes().await.unwrap()).unwrap();
+    assert_eq!((room.name.as_str(), room.max_participants), ("proto", 7));
+    assert!(room.sid.starts_with("RM_"));
+
+    let list = proto::ListRoomsRequest { names: vec!["proto".into()] };
+    let response = call("ListRooms", list.encode_to_vec()).await.unwrap();
+    let rooms = proto::ListRoomsResponse::decode(response.bytes().await.unwrap()).unwrap().rooms;
+    assert_eq!(rooms.iter().map(|r| r.sid.as_str()).collect::<Vec<_>>(), [room.sid.as_str()]);
+
+    let response = call("ListRooms", vec![0xff, 0xff, 0xff]).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let error: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(error["code"], "malformed", "{error}");
+}
