@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs the SFU's test peers (LiveKit's official Node SDKs, pinned by crates/sfu/tests/peers/package-lock.json).
+# Installs the test peers (LiveKit's official Node SDKs, pinned by tests/peers/package-lock.json).
 # Test-only: nothing here ships in the app. Re-installs only when the lock file changed.
 set -euo pipefail
-cd "$(dirname "$0")/../crates/sfu/tests/peers"
+cd "$(dirname "$0")/../tests/peers"
 stamp=node_modules/.colloque-lock
 if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then exit 0; fi
-echo "Installing the SFU test peers (npm ci)"
+echo "Installing the test peers (npm ci)"
 npm ci --no-audit --no-fund --loglevel=error
 cp package-lock.json "$stamp"

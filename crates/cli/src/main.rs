@@ -6,11 +6,16 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod demo;
+mod join;
 mod sfu_bench;
 mod y4m;
 
 #[derive(Debug, Parser)]
-#[command(name = "colloque-cli", version, about = "Colloque without a window: demos, benchmarks, fixtures")]
+#[command(
+    name = "colloque-cli",
+    version,
+    about = "Colloque without a window: meetings, demos, benchmarks, fixtures"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,6 +30,8 @@ enum Command {
     },
     /// Capture the screen (or the synthetic pattern) and write an H.264 clip, with a live report.
     Demo(demo::DemoArgs),
+    /// Join a LiveKit meeting without a window; one JSON line per event on stdout.
+    Join(join::JoinArgs),
     /// Write the synthetic test pattern as a Y4M file (input for fixtures made by independent encoders).
     Pattern {
         /// Width in pixels.
@@ -53,7 +60,8 @@ enum BenchTarget {
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,rtc_ice=error,rtc_dtls=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -61,6 +69,7 @@ fn main() -> Result<()> {
         Command::Bench { what: BenchTarget::Media(args) } => bench::media(&args),
         Command::Bench { what: BenchTarget::Sfu(args) } => sfu_bench::sfu(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Join(args) => join::run(&args),
         Command::Pattern { width, height, frames, out } => y4m::write_pattern(&out, width, height, frames),
     }
 }

@@ -218,7 +218,7 @@ impl Rooms {
         &self,
         admission: &Admission,
         tx: SessionSender,
-        protocol: i32,
+        client_protocol: i32,
         auto_subscribe: bool,
     ) -> Joined {
         let (secs, millis) = now();
@@ -242,7 +242,7 @@ impl Rooms {
             joined_at_ms: millis,
             version: 1,
             permission: Some(permission(admission)),
-            client_protocol: protocol,
+            client_protocol,
             ..Default::default()
         };
         if let Some(old) = replaced {

@@ -46,8 +46,10 @@ const MAX_QUEUED_DATA: usize = 100_000;
 /// Query parameters of the `/rtc` request that shape the session.
 #[derive(Debug, Clone, Copy)]
 pub struct Params {
-    /// The client's protocol version.
-    pub protocol: i32,
+    /// The data features the client announces to the others (`client_protocol`: 0 plain text streams, 1
+    /// data stream v2 with inline content and compression, …), echoed in its `ParticipantInfo` so that
+    /// senders pick a form it reads.
+    pub client_protocol: i32,
     /// Subscribe to every track automatically (LiveKit's default).
     pub auto_subscribe: bool,
     /// Video starts at the lowest layer until the client says what size it shows.
@@ -161,7 +163,7 @@ pub async fn run(
     for dc in [&reliable, &lossy] {
         tokio::spawn(watch_open(dc.clone(), peer_tx.clone()));
     }
-    let joined = rooms.join(&admission, tx.clone(), params.protocol, params.auto_subscribe);
+    let joined = rooms.join(&admission, tx.clone(), params.client_protocol, params.auto_subscribe);
     let room = admission.room.clone();
     tracing::info!(room, identity = admission.identity, sid = joined.sid, "joined");
     let first = proto::SignalResponse { message: Some(Out::Join(joined.response)) };

@@ -95,7 +95,7 @@ pub async fn rtc(
         return (StatusCode::INTERNAL_SERVER_ERROR, "connection closed by media").into_response();
     }
     let params = session::Params {
-        protocol: query.get("protocol").and_then(|p| p.parse().ok()).unwrap_or(0),
+        client_protocol: query.get("client_protocol").and_then(|p| p.parse().ok()).unwrap_or(0),
         auto_subscribe: flag("auto_subscribe", true),
         adaptive_stream: flag("adaptive_stream", false),
         resume_window: app.resume_window,

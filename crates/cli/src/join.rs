@@ -1,0 +1,117 @@
+//! `colloque-cli join`: one meeting without a window. Prints one JSON line per event on stdout (joined,
+//! participants joining and leaving, chat, attributes, speakers, reconnecting, …), sends the chat messages
+//! it is given, leaves after `--duration` or when the meeting ends for it.
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use colloque_session::{ConnectOptions, Event, Session};
+use livekit_api::access_token::{AccessToken, VideoGrants};
+
+/// Arguments of `join`.
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// LiveKit server address (ws://… or wss://…).
+    #[arg(long)]
+    url: String,
+    /// Access token. Without it, one is minted from --api-key/--api-secret/--room/--identity.
+    #[arg(long, env = "COLLOQUE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// API key to mint a token with (development servers).
+    #[arg(long)]
+    api_key: Option<String>,
+    /// API secret to mint a token with.
+    #[arg(long, env = "COLLOQUE_API_SECRET", hide_env_values = true)]
+    api_secret: Option<String>,
+    /// Room to join (minted token).
+    #[arg(long)]
+    room: Option<String>,
+    /// Identity to join as (minted token).
+    #[arg(long)]
+    identity: Option<String>,
+    /// Display name (minted token; default: the identity).
+    #[arg(long)]
+    name: Option<String>,
+    /// Chat message to send once joined (repeatable, sent in order).
+    #[arg(long)]
+    chat: Vec<String>,
+    /// Leave after this many seconds (default: stay until the meeting ends or Ctrl-C).
+    #[arg(long)]
+    duration: Option<f64>,
+}
+
+fn token(args: &JoinArgs) -> Result<String> {
+    if let Some(token) = &args.token {
+        return Ok(token.clone());
+    }
+    let (Some(key), Some(secret), Some(room), Some(identity)) =
+        (&args.api_key, &args.api_secret, &args.room, &args.identity)
+    else {
+        bail!("give --token, or all of --api-key, --api-secret, --room and --identity");
+    };
+    AccessToken::with_api_key(key, secret)
+        .with_identity(identity)
+        .with_name(args.name.as_deref().unwrap_or(identity))
+        .with_grants(VideoGrants { room_join: true, room: room.clone(), ..Default::default() })
+        .to_jwt()
+        .context("minting the access token")
+}
+
+fn print(line: &serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    // A closed stdout (piped into `head`) is not an error worth dying for.
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Runs `join`.
+pub fn run(args: &JoinArgs) -> Result<()> {
+    let token = token(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let (session, mut events) = Session::connect(ConnectOptions::new(&args.url, token)).await?;
+        let deadline =
+            args.duration.map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+        let mut to_send = args.chat.iter();
+        let mut joined = false;
+        loop {
+            let next = async {
+                match deadline {
+                    Some(d) => tokio::time::timeout_at(d, events.recv()).await.ok(),
+                    None => Some(events.recv().await),
+                }
+            };
+            tokio::select! {
+                got = next => match got {
+                    None => break, // duration over
+                    Some(None) => return Ok(()),
+                    Some(Some(event)) => {
+                        print(&serde_json::to_value(&event)?);
+                        match event {
+                            Event::Joined { .. } => joined = true,
+                            Event::Disconnected { .. } => return Ok(()),
+                            _ => {}
+                        }
+                    }
+                },
+                _ = tokio::signal::ctrl_c() => break,
+            }
+            if joined {
+                for text in to_send.by_ref() {
+                    let id = session.send_chat(text)?;
+                    print(&serde_json::json!({ "event": "chat_sent", "id": id, "text": text }));
+                }
+            }
+        }
+        session.leave().await;
+        // The session's last event says how it ended.
+        while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(2), events.recv()).await {
+            print(&serde_json::to_value(&event)?);
+            if matches!(event, Event::Disconnected { .. }) {
+                break;
+            }
+        }
+        Ok(())
+    })
+}

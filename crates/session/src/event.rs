@@ -1,0 +1,80 @@
+//! What a session tells the application (the app, the CLI): one stream of typed events, in order.
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+/// A participant as the application sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Participant {
+    /// Server-assigned id (`PA_…`), new on every join.
+    pub sid: String,
+    /// Stable identity from the token.
+    pub identity: String,
+    /// Display name.
+    pub name: String,
+    /// Free-form metadata.
+    pub metadata: String,
+    /// Key/value attributes (Visio's raised hand is `handRaisedAt`).
+    pub attributes: HashMap<String, String>,
+}
+
+/// Something that happened in the meeting.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The join succeeded.
+    Joined {
+        /// Room name.
+        room: String,
+        /// This client.
+        local: Participant,
+        /// Everyone already there.
+        participants: Vec<Participant>,
+    },
+    /// Someone joined.
+    ParticipantJoined {
+        /// Who.
+        participant: Participant,
+    },
+    /// Someone left.
+    ParticipantLeft {
+        /// Who.
+        participant: Participant,
+        /// LiveKit's reason (`CLIENT_INITIATED`, `PARTICIPANT_REMOVED`, …).
+        reason: String,
+    },
+    /// A participant's name, metadata or attributes changed (the local one included).
+    ParticipantUpdated {
+        /// Who, as it is now.
+        participant: Participant,
+        /// Attribute keys that changed (removed ones included).
+        changed_attributes: Vec<String>,
+        /// Whether the metadata changed.
+        metadata_changed: bool,
+    },
+    /// A chat message, shown once whichever way it came (text stream or legacy packet).
+    Chat {
+        /// Message id.
+        id: String,
+        /// Sender identity.
+        from: String,
+        /// Text.
+        text: String,
+        /// Sender's time (ms since the epoch).
+        timestamp: i64,
+    },
+    /// Who is speaking now, loudest first.
+    ActiveSpeakers {
+        /// Identities.
+        identities: Vec<String>,
+    },
+    /// The signalling connection dropped; the session is trying to resume.
+    Reconnecting,
+    /// Resumed (same session, media back).
+    Reconnected,
+    /// The meeting is over for this client.
+    Disconnected {
+        /// Why (LiveKit's reason, or what failed).
+        reason: String,
+    },
+}

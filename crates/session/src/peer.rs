@@ -1,0 +1,179 @@
+//! The client side of LiveKit's two peer connections: what they negotiate (codecs a Colloque client sends
+//! and decodes) and how their callbacks reach the session task, as [`PeerEvent`]s.
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use livekit_protocol as proto;
+use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
+use rtc::shared::error::Error as RtcError;
+use tokio::sync::mpsc::UnboundedSender;
+use webrtc::data_channel::DataChannel;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
+    PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceServer, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState, Registry,
+};
+
+/// Which of the two connections.
+pub type Target = proto::SignalTarget;
+
+/// What a peer connection tells the session task.
+pub enum PeerEvent {
+    /// A local ICE candidate to trickle, as `RTCIceCandidateInit` JSON.
+    Candidate {
+        /// Which connection.
+        target: Target,
+        /// The candidate.
+        init: String,
+    },
+    /// The connection state changed.
+    State {
+        /// Which connection.
+        target: Target,
+        /// New state.
+        state: RTCPeerConnectionState,
+    },
+    /// The server opened a data channel (on the subscriber connection).
+    DataChannel(Arc<dyn DataChannel>),
+    /// The server started sending a track.
+    Track(Arc<dyn TrackRemote>),
+}
+
+impl std::fmt::Debug for PeerEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Candidate { target, .. } => write!(f, "Candidate({target:?})"),
+            Self::State { target, state } => write!(f, "State({target:?}, {state})"),
+            Self::DataChannel(_) => f.write_str("DataChannel"),
+            Self::Track(_) => f.write_str("Track"),
+        }
+    }
+}
+
+struct Events {
+    target: Target,
+    tx: UnboundedSender<PeerEvent>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Events {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        match event.candidate.to_json().map(|init| serde_json::to_string(&init)) {
+            Ok(Ok(init)) => {
+                let _ = self.tx.send(PeerEvent::Candidate { target: self.target, init });
+            }
+            _ => tracing::warn!("local ICE candidate not serialisable"),
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.tx.send(PeerEvent::State { target: self.target, state });
+    }
+
+    async fn on_data_channel(&self, data_channel: Arc<dyn DataChannel>) {
+        let _ = self.tx.send(PeerEvent::DataChannel(data_channel));
+    }
+
+    async fn on_track(&self, remote: Arc<dyn TrackRemote>) {
+        let _ = self.tx.send(PeerEvent::Track(remote));
+    }
+}
+
+/// Opus with in-band FEC, as LiveKit's clients offer it.
+const OPUS_FMTP: &str = "minptime=10;useinbandfec=1";
+
+fn codecs() -> Vec<(RtpCodecKind, RTCRtpCodecParameters)> {
+    let feedback = |list: &[&str]| {
+        list.iter()
+            .map(|f| {
+                let (typ, parameter) = f.split_once(':').unwrap_or((f, ""));
+                RTCPFeedback { typ: typ.to_owned(), parameter: parameter.to_owned() }
+            })
+            .collect::<Vec<_>>()
+    };
+    let audio = |mime: &str, fmtp: &str, payload_type: u8| {
+        (
+            RtpCodecKind::Audio,
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    mime_type: mime.to_owned(),
+                    clock_rate: 48_000,
+                    channels: 2,
+                    sdp_fmtp_line: fmtp.to_owned(),
+                    rtcp_feedback: feedback(&["transport-cc:"]),
+                },
+                payload_type,
+            },
+        )
+    };
+    let video = |mime: &str, fmtp: &str, payload_type: u8| {
+        (
+            RtpCodecKind::Video,
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    mime_type: mime.to_owned(),
+                    clock_rate: 90_000,
+                    channels: 0,
+                    sdp_fmtp_line: fmtp.to_owned(),
+                    rtcp_feedback: feedback(&["goog-remb:", "transport-cc:", "ccm:fir", "nack:", "nack:pli"]),
+                },
+                payload_type,
+            },
+        )
+    };
+    vec![
+        audio("audio/opus", OPUS_FMTP, 111),
+        audio("audio/red", "111/111", 63),
+        // OpenH264 sends constrained baseline; every H.264 profile LiveKit forwards is decoded.
+        video("video/H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", 125),
+        video("video/H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", 102),
+        video("video/H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f", 104),
+        video("video/VP8", "", 96),
+        video("video/VP9", "profile-id=0", 98),
+    ]
+}
+
+/// Where the client's ICE sockets bind: loopback for a server on this machine, every interface otherwise.
+pub fn local_addrs(server_host: Option<IpAddr>) -> Vec<String> {
+    let ip = match server_host {
+        Some(ip) if ip.is_loopback() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    };
+    vec![SocketAddr::new(ip, 0).to_string()]
+}
+
+/// The ICE servers a `JoinResponse` (or `ReconnectResponse`) gives.
+pub fn ice_servers(servers: &[proto::IceServer]) -> Vec<RTCIceServer> {
+    servers
+        .iter()
+        .map(|s| RTCIceServer {
+            urls: s.urls.clone(),
+            username: s.username.clone(),
+            credential: s.credential.clone(),
+        })
+        .collect()
+}
+
+/// Builds one of the two connections; its events go to `tx`.
+pub async fn build(
+    target: Target,
+    ice: Vec<RTCIceServer>,
+    addrs: Vec<String>,
+    tx: UnboundedSender<PeerEvent>,
+) -> Result<Arc<dyn PeerConnection>, RtcError> {
+    let mut media = MediaEngine::default();
+    for (kind, codec) in codecs() {
+        media.register_codec(codec, kind)?;
+    }
+    let registry = register_default_interceptors(Registry::new(), &mut media)?;
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().with_ice_servers(ice).build())
+        .with_media_engine(media)
+        .with_interceptor_registry(registry)
+        .with_handler(Arc::new(Events { target, tx }))
+        .with_udp_addrs(addrs)
+        .build()
+        .await?;
+    Ok(Arc::new(pc))
+}

@@ -1,0 +1,550 @@
+//! One meeting: LiveKit signalling (livekit-signaling) and the two peer connections, owned by a single
+//! task that handles, one at a time, server messages, peer-connection events, incoming data and the
+//! application's commands, and reports everything as [`Event`]s.
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use livekit_protocol as proto;
+use livekit_signaling::{SignalClient, SignalEvent, SignalEvents, SignalOptions};
+use prost::Message as _;
+use proto::signal_request::Message as Out;
+use proto::signal_response::Message as In;
+use rtc::data_channel::RTCDataChannelInit;
+use rtc::peer_connection::configuration::RTCOfferOptions;
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::peer_connection::{
+    PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription,
+};
+
+use crate::chat::{self, Chat};
+use crate::error::SessionError;
+use crate::event::Event;
+use crate::peer::{self, PeerEvent, Target};
+use crate::roster::Roster;
+use crate::text_stream::Assembler;
+
+/// How to join.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `ws://` or `wss://` address of the LiveKit server.
+    pub url: String,
+    /// Access token.
+    pub token: String,
+    /// Subscribe to every track as it is published (LiveKit's default).
+    pub auto_subscribe: bool,
+}
+
+impl ConnectOptions {
+    /// Joins `url` with `token`, auto-subscribing.
+    pub fn new(url: impl Into<String>, token: impl Into<String>) -> Self {
+        Self { url: url.into(), token: token.into(), auto_subscribe: true }
+    }
+}
+
+/// Signalling protocol version spoken: 16 keeps the two-connection flow every LiveKit server (and
+/// Colloque's own) serves, with data channels negotiated in-band.
+const PROTOCOL: u32 = 16;
+/// ICE candidates kept while their connection has no remote description yet, at most.
+const MAX_EARLY_CANDIDATES: usize = 64;
+/// Data waiting for the publisher's reliable channel to open, at most.
+const MAX_OUTBOX: usize = 256;
+
+enum Command {
+    Chat { id: String, text: String },
+    Leave(oneshot::Sender<()>),
+}
+
+/// A joined meeting. Events arrive on the receiver [`Session::connect`] returns; dropping the session
+/// leaves the meeting.
+#[derive(Debug)]
+pub struct Session {
+    commands: UnboundedSender<Command>,
+    identity: String,
+}
+
+/// The session's events, in order.
+pub type Events = UnboundedReceiver<Event>;
+
+/// What the data channels report to the session task.
+enum Data {
+    /// A channel of this connection opened (its label).
+    Open(Target, String),
+    Packet(Box<proto::DataPacket>),
+}
+
+impl Session {
+    /// Joins a meeting. The first event is [`Event::Joined`].
+    pub async fn connect(options: ConnectOptions) -> Result<(Self, Events), SessionError> {
+        let parsed = url::Url::parse(&options.url).map_err(|_| SessionError::Url(options.url.clone()))?;
+        if !matches!(parsed.scheme(), "ws" | "wss" | "http" | "https") {
+            return Err(SessionError::Url(options.url.clone()));
+        }
+        let host_ip = parsed.host_str().and_then(|h| h.trim_matches(['[', ']']).parse().ok());
+        let mut signal_options = SignalOptions::default();
+        signal_options.auto_subscribe = options.auto_subscribe;
+        signal_options.protocol_version = PROTOCOL;
+        // Self-hosted servers (Visio) have no LiveKit Cloud regions to fall back on.
+        signal_options.region_failover = false;
+        // Video trailers and compressed data are newer options this client does not need.
+        signal_options.client_capabilities = Vec::new();
+        // Plain text streams (header, chunks, trailer), which every client understands.
+        signal_options.client_protocol = livekit_signaling::CLIENT_PROTOCOL_DEFAULT;
+        signal_options.sdk_options.sdk = "colloque".into();
+        signal_options.sdk_options.sdk_version = Some(env!("CARGO_PKG_VERSION").into());
+        let (signal, join, signal_events) =
+            SignalClient::connect(&options.url, &options.token, signal_options, None).await?;
+
+        let (peer_tx, peer_rx) = mpsc::unbounded_channel();
+        let ice = peer::ice_servers(&join.ice_servers);
+        let addrs = peer::local_addrs(host_ip);
+        let publisher = peer::build(Target::Publisher, ice.clone(), addrs.clone(), peer_tx.clone()).await?;
+        let subscriber = peer::build(Target::Subscriber, ice, addrs, peer_tx.clone()).await?;
+        let (data_tx, data_rx) = mpsc::unbounded_channel();
+        let reliable = publisher.create_data_channel("_reliable", None).await?;
+        let lossy = publisher
+            .create_data_channel(
+                "_lossy",
+                Some(RTCDataChannelInit { ordered: false, max_retransmits: Some(0), ..Default::default() }),
+            )
+            .await?;
+        for dc in [&reliable, &lossy] {
+            tokio::spawn(read_channel(Target::Publisher, dc.clone(), data_tx.clone()));
+        }
+
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let mut roster = Roster::default();
+        let _ = events_tx.send(roster.join(&join));
+        let identity = roster.local_identity().unwrap_or_default().to_owned();
+        let mut engine = Engine {
+            signal,
+            options,
+            events: events_tx,
+            publisher,
+            subscriber,
+            reliable,
+            publisher_candidates: Vec::new(),
+            subscriber_candidates: Vec::new(),
+            reliable_open: false,
+            outbox: VecDeque::new(),
+            roster,
+            chat: Chat::default(),
+            streams: Assembler::default(),
+            data_tx,
+            speakers: HashMap::new(),
+            offer_id: 0,
+            last_subscriber_offer_id: 0,
+        };
+        engine.offer_publisher(false).await?;
+        tokio::spawn(engine.run(signal_events, peer_rx, data_rx, command_rx));
+        Ok((Self { commands, identity }, events))
+    }
+
+    /// This client's identity.
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// Sends a chat message to everyone; returns its id.
+    pub fn send_chat(&self, text: &str) -> Result<String, SessionError> {
+        let id = new_id("CH");
+        self.commands
+            .send(Command::Chat { id: id.clone(), text: text.to_owned() })
+            .map_err(|_| SessionError::Ended)?;
+        Ok(id)
+    }
+
+    /// Leaves the meeting and waits (briefly) until the server was told.
+    pub async fn leave(self) {
+        let (done, wait) = oneshot::channel();
+        if self.commands.send(Command::Leave(done)).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(3), wait).await;
+        }
+    }
+}
+
+/// A random id with a prefix, as LiveKit's are (`CH_…`).
+fn new_id(prefix: &str) -> String {
+    let n: u128 = rand::random();
+    format!("{prefix}_{n:032x}")
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Reads one data channel of connection `target`: its opening, and every packet on it.
+async fn read_channel(target: Target, dc: Arc<dyn DataChannel>, tx: UnboundedSender<Data>) {
+    let label = dc.label().await.unwrap_or_default();
+    while let Some(event) = dc.poll().await {
+        match event {
+            DataChannelEvent::OnOpen => {
+                let _ = tx.send(Data::Open(target, label.clone()));
+            }
+            DataChannelEvent::OnMessage(message) => match proto::DataPacket::decode(&message.data[..]) {
+                Ok(packet) => {
+                    let _ = tx.send(Data::Packet(Box::new(packet)));
+                }
+                Err(e) => tracing::debug!(label, error = %e, "undecodable data packet"),
+            },
+            DataChannelEvent::OnClose => break,
+            _ => {}
+        }
+    }
+}
+
+struct Engine {
+    signal: SignalClient,
+    options: ConnectOptions,
+    events: UnboundedSender<Event>,
+    publisher: Arc<dyn PeerConnection>,
+    subscriber: Arc<dyn PeerConnection>,
+    reliable: Arc<dyn DataChannel>,
+    publisher_candidates: Vec<RTCIceCandidateInit>,
+    subscriber_candidates: Vec<RTCIceCandidateInit>,
+    reliable_open: bool,
+    outbox: VecDeque<Vec<u8>>,
+    roster: Roster,
+    chat: Chat,
+    streams: Assembler,
+    data_tx: UnboundedSender<Data>,
+    /// Active speakers by sid, with their level.
+    speakers: HashMap<String, f32>,
+    offer_id: u32,
+    last_subscriber_offer_id: u32,
+}
+
+/// Why the serving loop ended.
+enum End {
+    Left,
+    Disconnected(String),
+}
+
+impl Engine {
+    async fn run(
+        mut self,
+        mut signal_events: SignalEvents,
+        mut peer_rx: UnboundedReceiver<PeerEvent>,
+        mut data_rx: UnboundedReceiver<Data>,
+        mut commands: UnboundedReceiver<Command>,
+    ) {
+        let end = loop {
+            tokio::select! {
+                event = signal_events.recv() => match event {
+                    Some(SignalEvent::Message(message)) => {
+                        if let Some(end) = self.server_message(*message).await {
+                            break end;
+                        }
+                    }
+                    Some(SignalEvent::Close(why)) => {
+                        if let Some(end) = self.resume(&why).await {
+                            break end;
+                        }
+                    }
+                    None => break End::Disconnected("signalling ended".into()),
+                },
+                Some(event) = peer_rx.recv() => self.peer_event(event).await,
+                Some(data) = data_rx.recv() => self.data(data).await,
+                command = commands.recv() => match command {
+                    Some(Command::Chat { id, text }) => {
+                        for packet in chat::packets(&id, &text, now_ms()) {
+                            self.send_data(packet.encode_to_vec()).await;
+                        }
+                    }
+                    Some(Command::Leave(done)) => {
+                        self.leave().await;
+                        let _ = done.send(());
+                        break End::Left;
+                    }
+                    None => {
+                        self.leave().await;
+                        break End::Left;
+                    }
+                },
+            }
+        };
+        let _ = self.publisher.close().await;
+        let _ = self.subscriber.close().await;
+        self.signal.close().await;
+        let reason = match end {
+            End::Left => proto::DisconnectReason::ClientInitiated.as_str_name().to_owned(),
+            End::Disconnected(reason) => reason,
+        };
+        tracing::info!(reason, "session ended");
+        let _ = self.events.send(Event::Disconnected { reason });
+    }
+
+    fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    async fn leave(&mut self) {
+        let leave = proto::LeaveRequest {
+            reason: proto::DisconnectReason::ClientInitiated as i32,
+            action: proto::leave_request::Action::Disconnect as i32,
+            ..Default::default()
+        };
+        self.signal.send(Out::Leave(leave)).await;
+    }
+
+    /// A server message; `Some` when it ends the session.
+    async fn server_message(&mut self, message: In) -> Option<End> {
+        match message {
+            In::Offer(offer) => {
+                if let Err(e) = self.subscriber_offer(offer).await {
+                    tracing::warn!(error = %e, "subscriber offer not answered");
+                }
+            }
+            In::Answer(answer) => {
+                let applied = async {
+                    self.publisher.set_remote_description(RTCSessionDescription::answer(answer.sdp)?).await?;
+                    for candidate in std::mem::take(&mut self.publisher_candidates) {
+                        add_candidate(self.publisher.as_ref(), candidate).await;
+                    }
+                    Ok::<_, rtc::shared::error::Error>(())
+                };
+                if let Err(e) = applied.await {
+                    tracing::warn!(error = %e, "publisher answer not applied");
+                }
+            }
+            In::Trickle(trickle) => self.remote_candidate(trickle).await,
+            In::Update(update) => {
+                for event in self.roster.update(&update) {
+                    if let Event::ParticipantLeft { participant, .. } = &event {
+                        self.streams.forget(&participant.identity);
+                        self.speakers.remove(&participant.sid);
+                    }
+                    self.emit(event);
+                }
+            }
+            In::SpeakersChanged(changed) => self.speakers_changed(changed.speakers),
+            In::Leave(leave) => {
+                let reason = proto::DisconnectReason::try_from(leave.reason)
+                    .unwrap_or(proto::DisconnectReason::UnknownReason);
+                if leave.action == proto::leave_request::Action::Resume as i32 {
+                    return self.resume("the server asked to resume").await;
+                }
+                return Some(End::Disconnected(reason.as_str_name().to_owned()));
+            }
+            _ => {}
+        }
+        None
+    }
+
+    async fn subscriber_offer(
+        &mut self,
+        offer: proto::SessionDescription,
+    ) -> Result<(), rtc::shared::error::Error> {
+        self.subscriber.set_remote_description(RTCSessionDescription::offer(offer.sdp)?).await?;
+        let answer = self.subscriber.create_answer(None).await?;
+        self.subscriber.set_local_description(answer.clone()).await?;
+        let sdp = self.subscriber.local_description().await.map(|d| d.sdp).unwrap_or(answer.sdp);
+        self.last_subscriber_offer_id = offer.id;
+        self.signal
+            .send(Out::Answer(proto::SessionDescription {
+                r#type: "answer".into(),
+                sdp,
+                id: offer.id,
+                ..Default::default()
+            }))
+            .await;
+        for candidate in std::mem::take(&mut self.subscriber_candidates) {
+            add_candidate(self.subscriber.as_ref(), candidate).await;
+        }
+        Ok(())
+    }
+
+    /// Offers the publisher connection (its data channels, later its tracks).
+    async fn offer_publisher(&mut self, ice_restart: bool) -> Result<(), rtc::shared::error::Error> {
+        let options = ice_restart.then_some(RTCOfferOptions { ice_restart: true });
+        let offer = self.publisher.create_offer(options).await?;
+        self.publisher.set_local_description(offer.clone()).await?;
+        let sdp = self.publisher.local_description().await.map(|d| d.sdp).unwrap_or(offer.sdp);
+        self.offer_id += 1;
+        self.signal
+            .send(Out::Offer(proto::SessionDescription {
+                r#type: "offer".into(),
+                sdp,
+                id: self.offer_id,
+                ..Default::default()
+            }))
+            .await;
+        Ok(())
+    }
+
+    async fn remote_candidate(&mut self, trickle: proto::TrickleRequest) {
+        let candidate: RTCIceCandidateInit = match serde_json::from_str(&trickle.candidate_init) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(error = %e, "unreadable ICE candidate from the server");
+                return;
+            }
+        };
+        if candidate.candidate.is_empty() {
+            return;
+        }
+        let (pc, early) = if trickle.target == Target::Subscriber as i32 {
+            (self.subscriber.clone(), &mut self.subscriber_candidates)
+        } else {
+            (self.publisher.clone(), &mut self.publisher_candidates)
+        };
+        if pc.remote_description().await.is_some() {
+            add_candidate(pc.as_ref(), candidate).await;
+        } else if early.len() < MAX_EARLY_CANDIDATES {
+            early.push(candidate);
+        }
+    }
+
+    async fn peer_event(&mut self, event: PeerEvent) {
+        match event {
+            PeerEvent::Candidate { target, init } => {
+                self.signal
+                    .send(Out::Trickle(proto::TrickleRequest {
+                        candidate_init: init,
+                        target: target as i32,
+                        r#final: false,
+                    }))
+                    .await;
+            }
+            PeerEvent::State { target, state } => {
+                tracing::debug!(?target, %state, "connection state");
+                if state == RTCPeerConnectionState::Failed {
+                    tracing::warn!(?target, "media connection failed");
+                }
+            }
+            PeerEvent::DataChannel(dc) => {
+                tokio::spawn(read_channel(Target::Subscriber, dc, self.data_tx.clone()));
+            }
+            PeerEvent::Track(remote) => {
+                // Decoding remote media is the next step of this crate; until then the track is only noted.
+                let track = remote.track_id().await;
+                tracing::debug!(track, "remote track (not decoded yet)");
+            }
+        }
+    }
+
+    async fn data(&mut self, data: Data) {
+        match data {
+            // Only this client's own channel carries what it sends (the server's has the same label).
+            Data::Open(Target::Publisher, label) if label == "_reliable" => {
+                self.reliable_open = true;
+                while let Some(bytes) = self.outbox.pop_front() {
+                    if let Err(e) = self.reliable.send(BytesMut::from(&bytes[..])).await {
+                        tracing::warn!(error = %e, "queued data not sent");
+                    }
+                }
+            }
+            Data::Open(..) => {}
+            Data::Packet(packet) => self.data_packet(*packet),
+        }
+    }
+
+    fn data_packet(&mut self, packet: proto::DataPacket) {
+        use proto::data_packet::Value;
+        match &packet.value {
+            Some(Value::User(user)) => {
+                let from = packet.participant_identity.clone();
+                if let Some(event) = self.chat.from_legacy(&from, user) {
+                    self.emit(event);
+                }
+            }
+            Some(Value::StreamHeader(_) | Value::StreamChunk(_) | Value::StreamTrailer(_)) => {
+                match self.streams.push(&packet) {
+                    Ok(Some(text)) => {
+                        if let Some(event) = self.chat.from_stream(text) {
+                            self.emit(event);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::debug!(error = %e, "text stream dropped"),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends on the publisher's reliable channel, or queues until it opens.
+    async fn send_data(&mut self, bytes: Vec<u8>) {
+        if !self.reliable_open {
+            if self.outbox.len() < MAX_OUTBOX {
+                self.outbox.push_back(bytes);
+            } else {
+                tracing::warn!("data dropped: channel not open and queue full");
+            }
+            return;
+        }
+        if let Err(e) = self.reliable.send(BytesMut::from(&bytes[..])).await {
+            tracing::warn!(error = %e, "data not sent");
+        }
+    }
+
+    fn speakers_changed(&mut self, speakers: Vec<proto::SpeakerInfo>) {
+        for s in speakers {
+            if s.active {
+                self.speakers.insert(s.sid, s.level);
+            } else {
+                self.speakers.remove(&s.sid);
+            }
+        }
+        let mut loudest: Vec<(&String, &f32)> = self.speakers.iter().collect();
+        loudest.sort_by(|a, b| b.1.total_cmp(a.1));
+        let identities = self.roster.identities(loudest.into_iter().map(|(sid, _)| sid.clone()));
+        self.emit(Event::ActiveSpeakers { identities });
+    }
+
+    /// The signalling connection dropped: resume the session on a new one (same peer connections), tell
+    /// the server what this side has, restart ICE. `Some` when the session is over.
+    async fn resume(&mut self, why: &str) -> Option<End> {
+        tracing::info!(why, "signalling lost: resuming");
+        self.emit(Event::Reconnecting);
+        let response = match self.signal.restart(proto::ReconnectReason::RrSignalDisconnected).await {
+            Ok(r) => r,
+            Err(e) => return Some(End::Disconnected(format!("could not resume after \"{why}\": {e}"))),
+        };
+        if !response.ice_servers.is_empty() {
+            tracing::debug!(servers = response.ice_servers.len(), "new ICE servers on resume");
+        }
+        let description = |d: Option<RTCSessionDescription>, kind: &str, id: u32| {
+            d.map(|d| proto::SessionDescription { r#type: kind.into(), sdp: d.sdp, id, ..Default::default() })
+        };
+        let sync = proto::SyncState {
+            answer: description(
+                self.subscriber.local_description().await,
+                "answer",
+                self.last_subscriber_offer_id,
+            ),
+            offer: description(
+                self.subscriber.remote_description().await,
+                "offer",
+                self.last_subscriber_offer_id,
+            ),
+            subscription: Some(proto::UpdateSubscription {
+                track_sids: Vec::new(),
+                subscribe: !self.options.auto_subscribe,
+                participant_tracks: Vec::new(),
+            }),
+            ..Default::default()
+        };
+        self.signal.send(Out::SyncState(sync)).await;
+        if let Err(e) = self.offer_publisher(true).await {
+            tracing::warn!(error = %e, "ICE restart offer failed");
+        }
+        self.signal.set_reconnected().await;
+        self.emit(Event::Reconnected);
+        None
+    }
+}
+
+/// Adds a remote ICE candidate; one the stack cannot use is skipped (others may still connect).
+async fn add_candidate(pc: &dyn PeerConnection, candidate: RTCIceCandidateInit) {
+    if let Err(e) = pc.add_ice_candidate(candidate.clone()).await {
+        tracing::debug!(candidate = candidate.candidate, error = %e, "remote ICE candidate skipped");
+    }
+}

@@ -1,0 +1,172 @@
+//! Two native sessions in a meeting on Colloque's SFU (real signalling, real WebRTC data channels on
+//! loopback): each sees the other arrive, chat goes both ways exactly once, an attribute set through the
+//! server API (Visio's raised hand) reaches the other, a leave is seen with its reason, a refused token
+//! says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use colloque_session::{ConnectOptions, Event, Events, Session, SessionError};
+use colloque_sfu::config::ServerConfig;
+use colloque_sfu::SfuServer;
+use livekit_api::access_token::{AccessToken, VideoGrants};
+
+use colloque_testkit::{API_KEY, API_SECRET as SECRET};
+
+async fn server() -> SfuServer {
+    SfuServer::start(ServerConfig::from_args("127.0.0.1:0", &colloque_testkit::keys()).unwrap())
+        .await
+        .unwrap()
+}
+
+/// A token signed with `secret` (a wrong one to be refused), named after the identity in capitals.
+fn token(identity: &str, room: &str, secret: &str) -> String {
+    AccessToken::with_api_key(API_KEY, secret)
+        .with_identity(identity)
+        .with_name(&identity.to_uppercase())
+        .with_grants(VideoGrants { room_join: true, room: room.into(), ..Default::default() })
+        .to_jwt()
+        .unwrap()
+}
+
+/// The next event matching `pick`, skipping others; fails after 10 s.
+async fn wait_for<T>(events: &mut Events, what: &str, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap_or_else(|| panic!("events ended while waiting for {what}"));
+        if let Some(found) = pick(&event) {
+            return found;
+        }
+    }
+}
+
+/// Everything that arrives within `window`.
+async fn drain(events: &mut Events, window: Duration) -> Vec<Event> {
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + window;
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        out.push(event);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_native_clients_meet_chat_once_see_attributes_and_the_leave() {
+    let server = server().await;
+    let url = server.url();
+    let (alice, mut alice_events) =
+        Session::connect(ConnectOptions::new(&url, token("alice", "salle", SECRET))).await.unwrap();
+    match alice_events.recv().await.unwrap() {
+        Event::Joined { room, local, participants } => {
+            assert_eq!(
+                (room.as_str(), local.identity.as_str(), local.name.as_str()),
+                ("salle", "alice", "ALICE")
+            );
+            assert!(participants.is_empty());
+        }
+        other => panic!("expected Joined first, got {other:?}"),
+    }
+    let (bob, mut bob_events) =
+        Session::connect(ConnectOptions::new(&url, token("bob", "salle", SECRET))).await.unwrap();
+    // Sent at once, before bob's data channel is open: queued, then delivered.
+    bob.send_chat("me voilà").unwrap();
+    match bob_events.recv().await.unwrap() {
+        Event::Joined { participants, .. } => {
+            assert_eq!(participants.iter().map(|p| p.identity.as_str()).collect::<Vec<_>>(), ["alice"]);
+        }
+        other => panic!("expected Joined first, got {other:?}"),
+    }
+    wait_for(&mut alice_events, "bob's arrival", |e| match e {
+        Event::ParticipantJoined { participant } if participant.identity == "bob" => Some(()),
+        _ => None,
+    })
+    .await;
+
+    let early = wait_for(&mut alice_events, "bob's first chat", |e| match e {
+        Event::Chat { from, text, .. } if from == "bob" => Some(text.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(early, "me voilà");
+
+    // Chat both ways; each message exactly once (it goes as a text stream and as a legacy packet).
+    let id = alice.send_chat("bonjour Bob, ça va ?").unwrap();
+    let (from, text, got_id) = wait_for(&mut bob_events, "alice's chat", |e| match e {
+        Event::Chat { from, text, id, .. } => Some((from.clone(), text.clone(), id.clone())),
+        _ => None,
+    })
+    .await;
+    assert_eq!((from.as_str(), text.as_str(), got_id), ("alice", "bonjour Bob, ça va ?", id));
+    bob.send_chat(&"très bien ".repeat(2000)).unwrap(); // 22 kB: more than one chunk
+    let long = wait_for(&mut alice_events, "bob's chat", |e| match e {
+        Event::Chat { from, text, .. } if from == "bob" => Some(text.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(long, "très bien ".repeat(2000));
+
+    // Visio raises a hand through the server API: bob sees alice's attribute.
+    let mut raise = livekit_protocol::UpdateParticipantRequest {
+        room: "salle".into(),
+        identity: "alice".into(),
+        ..Default::default()
+    };
+    raise.attributes.insert("handRaisedAt".into(), "2026-11-28T10:00:00.000Z".into());
+    server.rooms().update_participant(&raise).unwrap();
+    let changed = wait_for(&mut bob_events, "the raised hand", |e| match e {
+        Event::ParticipantUpdated { participant, changed_attributes, .. }
+            if participant.identity == "alice" =>
+        {
+            Some((changed_attributes.clone(), participant.attributes.get("handRaisedAt").cloned()))
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(changed, (vec!["handRaisedAt".to_string()], Some("2026-11-28T10:00:00.000Z".to_string())));
+
+    // No second copy of any chat message turned up meanwhile.
+    let later = drain(&mut bob_events, Duration::from_millis(500)).await;
+    assert!(!later.iter().any(|e| matches!(e, Event::Chat { .. })), "{later:?}");
+
+    alice.leave().await;
+    let reason = wait_for(&mut bob_events, "alice's leave", |e| match e {
+        Event::ParticipantLeft { participant, reason } if participant.identity == "alice" => {
+            Some(reason.clone())
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(reason, "CLIENT_INITIATED");
+    let end = wait_for(&mut alice_events, "alice's own end", |e| match e {
+        Event::Disconnected { reason } => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(end, "CLIENT_INITIATED");
+    bob.leave().await;
+}
+
+#[tokio::test]
+async fn a_refused_token_and_a_bad_address_say_what_went_wrong() {
+    let server = server().await;
+    let refused = Session::connect(ConnectOptions::new(
+        server.url(),
+        token("eve", "salle", "wrong-secret-wrong-secret-wrong!"),
+    ))
+    .await;
+    match refused {
+        Err(SessionError::Refused { status, reason }) => {
+            assert_eq!(status, 401);
+            assert!(reason.contains("signature is invalid"), "{reason}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let bad = Session::connect(ConnectOptions::new("not a url", "x")).await;
+    assert!(matches!(bad, Err(SessionError::Url(_))), "{bad:?}");
+    let nobody =
+        Session::connect(ConnectOptions::new("ws://127.0.0.1:9", token("eve", "salle", SECRET))).await;
+    assert!(matches!(nobody, Err(SessionError::Unreachable(_))), "{nobody:?}");
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// An @livekit/rtc-node peer for the native client's interop tests: it joins, waits for the native client
+// to appear, sends it a chat message (a text stream on lk.chat, as LiveKit's SDKs do), and stays until the
+// native client's message has arrived (or --timeout), then leaves.
+//
+//   node chat_peer.mjs --url ws://127.0.0.1:PORT --token JWT --expect IDENTITY --send TEXT --await TEXT
+//
+// stdout carries one line: the JSON report (the Peer report of scenario.mjs). Exit code 0 whenever it was
+// printed; the Rust test makes the assertions.
+
+import { parseArgs } from 'node:util';
+
+import { dispose } from '@livekit/rtc-node';
+
+import { Peer, routeSdkLogsToStderr, waitUntil, withTimeout } from './scenario.mjs';
+
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    token: { type: 'string' },
+    expect: { type: 'string' },
+    send: { type: 'string' },
+    await: { type: 'string' },
+    timeout: { type: 'string', default: '30' },
+  },
+});
+if (!values.url || !values.token || !values.expect || !values.send || !values.await) {
+  console.error('usage: node chat_peer.mjs --url URL --token JWT --expect IDENTITY --send TEXT --await TEXT [--timeout S]');
+  process.exit(2);
+}
+routeSdkLogsToStderr();
+const budget = Number(values.timeout) * 1000;
+const peer = new Peer('a', values.token, 'vp8');
+const finish = async () => {
+  await peer.close();
+  process.stdout.write(`${JSON.stringify(peer.report)}\n`);
+  await withTimeout(dispose(), 3000, 'dispose').catch(() => {});
+  process.exit(0);
+};
+setTimeout(() => {
+  peer.report.errors.push(`overall timeout after ${budget / 1000} s`);
+  finish();
+}, budget);
+
+await peer.connect(values.url);
+if (peer.report.connected) {
+  if (!(await waitUntil(() => peer.report.remoteParticipants.includes(values.expect), budget / 2))) {
+    peer.error('signalling', `${values.expect} never appeared`);
+  } else {
+    try {
+      await withTimeout(peer.room.localParticipant.sendText(values.send, { topic: 'lk.chat' }), 10_000, 'sendText');
+    } catch (err) {
+      peer.error('sendText', err);
+    }
+    if (!(await waitUntil(() => peer.report.chat.some((c) => c.text === values.await), budget / 2))) {
+      peer.error('chat', `"${values.await}" never arrived`);
+    }
+    // Time for a second copy to show up, if one were sent.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+await finish();
