@@ -170,3 +170,64 @@ async fn a_refused_token_and_a_bad_address_say_what_went_wrong() {
         Session::connect(ConnectOptions::new("ws://127.0.0.1:9", token("eve", "salle", SECRET))).await;
     assert!(matches!(nobody, Err(SessionError::Unreachable(_))), "{nobody:?}");
 }
+
+/// The signalling connection is cut mid-meeting (a relay between client and server drops it): the session
+/// resumes on a new connection (same participant, the other side never sees it leave), chat sent by the
+/// other side meanwhile arrives once, and chat flows both ways afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_signalling_connection_is_resumed_without_losing_or_doubling_chat() {
+    let server = server().await;
+    let relay = colloque_testkit::TcpRelay::start(server.addr()).await;
+    let (alice, mut alice_events) =
+        Session::connect(ConnectOptions::new(relay.url(), token("alice", "reprise", SECRET))).await.unwrap();
+    let alice_sid = match alice_events.recv().await.unwrap() {
+        Event::Joined { local, .. } => local.sid,
+        other => panic!("expected Joined first, got {other:?}"),
+    };
+    let (bob, mut bob_events) =
+        Session::connect(ConnectOptions::new(server.url(), token("bob", "reprise", SECRET))).await.unwrap();
+    wait_for(&mut alice_events, "bob's arrival", |e| {
+        matches!(e, Event::ParticipantJoined { .. }).then_some(())
+    })
+    .await;
+    alice.send_chat("avant").unwrap();
+    wait_for(&mut bob_events, "alice's first chat", |e| match e {
+        Event::Chat { text, .. } if text == "avant" => Some(()),
+        _ => None,
+    })
+    .await;
+
+    relay.cut();
+    wait_for(&mut alice_events, "reconnecting", |e| matches!(e, Event::Reconnecting).then_some(())).await;
+    // Sent while alice's signalling is down: data channels do not depend on it.
+    bob.send_chat("pendant").unwrap();
+    wait_for(&mut alice_events, "reconnected", |e| matches!(e, Event::Reconnected).then_some(())).await;
+    assert!(relay.accepted() >= 2, "the resume went through a new connection");
+    assert_eq!(server.rooms().participant("reprise", "alice").unwrap().sid, alice_sid, "same session");
+    bob.send_chat("après").unwrap();
+    alice.send_chat("de retour").unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let text = wait_for(&mut alice_events, "bob's chats", |e| match e {
+            Event::Chat { from, text, .. } if from == "bob" => Some(text.clone()),
+            _ => None,
+        })
+        .await;
+        seen.push(text);
+    }
+    assert_eq!(seen, ["pendant", "après"]);
+    wait_for(&mut bob_events, "alice's chat after the resume", |e| match e {
+        Event::Chat { text, .. } if text == "de retour" => Some(()),
+        _ => None,
+    })
+    .await;
+    let later = drain(&mut alice_events, Duration::from_millis(500)).await;
+    let later_bob = drain(&mut bob_events, Duration::from_millis(10)).await;
+    assert!(!later.iter().any(|e| matches!(e, Event::Chat { .. })), "no second copies: {later:?}");
+    assert!(
+        !later_bob.iter().any(|e| matches!(e, Event::ParticipantLeft { .. })),
+        "bob never saw alice leave: {later_bob:?}"
+    );
+    alice.leave().await;
+    bob.leave().await;
+}
