@@ -4,6 +4,9 @@
 // native client's message has arrived (or --timeout), then leaves.
 //
 //   node chat_peer.mjs --url ws://127.0.0.1:PORT --token JWT --expect IDENTITY --send TEXT --await TEXT
+//                      [--publish vp8|vp9|h264]
+//
+// With --publish it also publishes peer A's tone and quadrant picture (scenario.mjs) in that codec.
 //
 // stdout carries one line: the JSON report (the Peer report of scenario.mjs). Exit code 0 whenever it was
 // printed; the Rust test makes the assertions.
@@ -22,6 +25,7 @@ const { values } = parseArgs({
     send: { type: 'string' },
     await: { type: 'string' },
     timeout: { type: 'string', default: '30' },
+    publish: { type: 'string' },
   },
 });
 if (!values.url || !values.token || !values.expect || !values.send || !values.await) {
@@ -30,7 +34,7 @@ if (!values.url || !values.token || !values.expect || !values.send || !values.aw
 }
 routeSdkLogsToStderr();
 const budget = Number(values.timeout) * 1000;
-const peer = new Peer('a', values.token, 'vp8');
+const peer = new Peer('a', values.token, values.publish ?? 'vp8');
 const finish = async () => {
   await peer.close();
   process.stdout.write(`${JSON.stringify(peer.report)}\n`);
@@ -43,6 +47,7 @@ setTimeout(() => {
 }, budget);
 
 await peer.connect(values.url);
+if (peer.report.connected && values.publish) await peer.publish();
 if (peer.report.connected) {
   if (!(await waitUntil(() => peer.report.remoteParticipants.includes(values.expect), budget / 2))) {
     peer.error('signalling', `${values.expect} never appeared`);

@@ -63,6 +63,28 @@ pub enum Event {
         /// Sender's time (ms since the epoch).
         timestamp: i64,
     },
+    /// A remote track started arriving.
+    TrackSubscribed {
+        /// Publisher identity.
+        participant: String,
+        /// Track sid.
+        track_sid: String,
+        /// `audio` or `video`.
+        kind: String,
+        /// Codec mime type.
+        codec: String,
+    },
+    /// The first picture of a remote video track was decoded.
+    FirstFrame {
+        /// Publisher identity.
+        participant: String,
+        /// Track sid.
+        track_sid: String,
+        /// Picture width.
+        width: u32,
+        /// Picture height.
+        height: u32,
+    },
     /// Who is speaking now, loudest first.
     ActiveSpeakers {
         /// Identities.

@@ -1,14 +1,17 @@
 //! One LiveKit meeting, natively: signalling through LiveKit's own client (`livekit-signaling`), media and
 //! data on two webrtc-rs peer connections, a room model and one stream of typed [`Event`]s. Knows nothing
-//! about the app or its UI.
+//! about the app or its UI. Remote video is decoded (H.264, VP8, VP9) on one thread per track.
+pub mod assemble;
 pub mod chat;
 pub mod error;
 pub mod event;
 mod peer;
+mod receive;
 pub mod roster;
 mod session;
 pub mod text_stream;
 
 pub use error::SessionError;
 pub use event::{Event, Participant};
+pub use receive::RemoteVideo;
 pub use session::{ConnectOptions, Events, Session};

@@ -8,7 +8,7 @@ use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RTCRtpCodec, RTCRtpCodecPar
 use rtc::shared::error::Error as RtcError;
 use tokio::sync::mpsc::UnboundedSender;
 use webrtc::data_channel::DataChannel;
-use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
     PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceServer, RTCPeerConnectionIceEvent,
@@ -36,8 +36,17 @@ pub enum PeerEvent {
     },
     /// The server opened a data channel (on the subscriber connection).
     DataChannel(Arc<dyn DataChannel>),
-    /// The server started sending a track.
-    Track(Arc<dyn TrackRemote>),
+    /// The server started sending a track; its first packets arrived, so its codec is known.
+    Track {
+        /// The track.
+        remote: Arc<dyn TrackRemote>,
+        /// Its SSRC.
+        ssrc: u32,
+        /// Its stream id: LiveKit's `PA_…|TR_…` (publisher sid, track sid).
+        stream_id: String,
+        /// Codec mime type (`video/VP8`, `audio/opus`, …).
+        mime: String,
+    },
 }
 
 impl std::fmt::Debug for PeerEvent {
@@ -46,7 +55,7 @@ impl std::fmt::Debug for PeerEvent {
             Self::Candidate { target, .. } => write!(f, "Candidate({target:?})"),
             Self::State { target, state } => write!(f, "State({target:?}, {state})"),
             Self::DataChannel(_) => f.write_str("DataChannel"),
-            Self::Track(_) => f.write_str("Track"),
+            Self::Track { stream_id, mime, .. } => write!(f, "Track({stream_id}, {mime})"),
         }
     }
 }
@@ -76,7 +85,26 @@ impl PeerConnectionEventHandler for Events {
     }
 
     async fn on_track(&self, remote: Arc<dyn TrackRemote>) {
-        let _ = self.tx.send(PeerEvent::Track(remote));
+        // The track's first event is its first packet's stream opening, which names the codec.
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            while let Some(event) = remote.poll().await {
+                if let TrackRemoteEvent::OnOpen(init) = event {
+                    let Some(codec) = remote.codec(init.ssrc).await else {
+                        tracing::warn!(ssrc = init.ssrc, "remote track without a codec: ignored");
+                        return;
+                    };
+                    let stream_id = remote.stream_id().await;
+                    let _ = tx.send(PeerEvent::Track {
+                        remote,
+                        ssrc: init.ssrc,
+                        stream_id,
+                        mime: codec.mime_type,
+                    });
+                    return;
+                }
+            }
+        });
     }
 }
 

@@ -24,6 +24,7 @@ use crate::chat::{self, Chat};
 use crate::error::SessionError;
 use crate::event::Event;
 use crate::peer::{self, PeerEvent, Target};
+use crate::receive::{self, RemoteVideo};
 use crate::roster::Roster;
 use crate::text_stream::Assembler;
 
@@ -36,12 +37,14 @@ pub struct ConnectOptions {
     pub token: String,
     /// Subscribe to every track as it is published (LiveKit's default).
     pub auto_subscribe: bool,
+    /// Where decoded remote video goes; without it, remote video is not decoded.
+    pub video: Option<mpsc::Sender<RemoteVideo>>,
 }
 
 impl ConnectOptions {
     /// Joins `url` with `token`, auto-subscribing.
     pub fn new(url: impl Into<String>, token: impl Into<String>) -> Self {
-        Self { url: url.into(), token: token.into(), auto_subscribe: true }
+        Self { url: url.into(), token: token.into(), auto_subscribe: true, video: None }
     }
 }
 
@@ -422,12 +425,44 @@ impl Engine {
             PeerEvent::DataChannel(dc) => {
                 tokio::spawn(read_channel(Target::Subscriber, dc, self.data_tx.clone()));
             }
-            PeerEvent::Track(remote) => {
-                // Decoding remote media is the next step of this crate; until then the track is only noted.
-                let track = remote.track_id().await;
-                tracing::debug!(track, "remote track (not decoded yet)");
+            PeerEvent::Track { remote, ssrc, stream_id, mime } => {
+                self.remote_track(remote, ssrc, &stream_id, mime)
             }
         }
+    }
+
+    /// A remote track's media arrives: say so, and decode it if it is video and someone wants pictures.
+    fn remote_track(
+        &mut self,
+        remote: Arc<dyn webrtc::media_stream::track_remote::TrackRemote>,
+        ssrc: u32,
+        stream_id: &str,
+        mime: String,
+    ) {
+        let (participant_sid, track_sid) = stream_id.split_once('|').unwrap_or(("", stream_id));
+        let identity = self.roster.by_sid(participant_sid).map(|p| p.identity.clone()).unwrap_or_default();
+        let video = mime.to_ascii_lowercase().starts_with("video/");
+        self.emit(Event::TrackSubscribed {
+            participant: identity.clone(),
+            track_sid: track_sid.to_owned(),
+            kind: if video { "video" } else { "audio" }.into(),
+            codec: mime.clone(),
+        });
+        let (Some(sink), Some(codec)) =
+            (self.options.video.clone(), crate::assemble::Codec::from_mime(&mime))
+        else {
+            return;
+        };
+        let sinks = receive::Sinks { video: sink, events: self.events.clone() };
+        tokio::spawn(receive::video(
+            remote,
+            ssrc,
+            codec,
+            participant_sid.to_owned(),
+            identity,
+            track_sid.to_owned(),
+            sinks,
+        ));
     }
 
     async fn data(&mut self, data: Data) {

@@ -69,3 +69,97 @@ async fn native_and_sdk_peers_chat_both_ways_exactly_once() {
     );
     session.leave().await;
 }
+
+/// The quadrant colours of the SDK peer's picture (peer A of tests/peers/scenario.mjs): top-left,
+/// top-right, bottom-left, bottom-right.
+const QUADRANTS: [[f64; 3]; 4] = [[255., 0., 0.], [0., 255., 0.], [0., 0., 255.], [255., 255., 255.]];
+
+/// Mean RGB of a 20×20 patch at the centre of each quadrant.
+fn quadrants(frame: &colloque_media::frame::VideoFrame) -> Vec<[f64; 3]> {
+    let rgba = colloque_media::convert::i420_to_rgba(frame).unwrap();
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
+    [(w / 4, h / 4), (3 * w / 4, h / 4), (w / 4, 3 * h / 4), (3 * w / 4, 3 * h / 4)]
+        .iter()
+        .map(|&(cx, cy)| {
+            let mut sum = [0f64; 3];
+            for y in cy - 10..cy + 10 {
+                for x in cx - 10..cx + 10 {
+                    for (c, s) in sum.iter_mut().enumerate() {
+                        *s += f64::from(rgba[(y * w + x) * 4 + c]);
+                    }
+                }
+            }
+            sum.map(|s| s / 400.0)
+        })
+        .collect()
+}
+
+/// LiveKit's Node SDK publishes its picture in VP8, VP9 (what Visio's browsers send) and H.264: the native
+/// client decodes each to the right size and colours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Node test peers: run through `make test`"]
+async fn native_decodes_sdk_video_in_vp8_vp9_and_h264() {
+    let server = SfuServer::start(ServerConfig::from_args("127.0.0.1:0", &colloque_testkit::keys()).unwrap())
+        .await
+        .unwrap();
+    for codec in ["vp8", "vp9", "h264"] {
+        let url = server.url();
+        let room = format!("video-{codec}");
+        let (frames_tx, mut frames) = tokio::sync::mpsc::channel(16);
+        let mut options = ConnectOptions::new(&url, token("native", &room, &Grants::default()));
+        options.video = Some(frames_tx);
+        let (session, mut events) = Session::connect(options).await.unwrap();
+        let node_token = token("node", &room, &Grants::default());
+        let node = tokio::spawn(async move {
+            let args = [
+                "--url",
+                &url,
+                "--token",
+                &node_token,
+                "--expect",
+                "native",
+                "--send",
+                "hi",
+                "--await",
+                "seen",
+                "--publish",
+                codec,
+            ];
+            node_scenario("chat_peer.mjs", &args).await
+        });
+        // The first pictures may be blurry (a keyframe at a low bitrate): judge one 1.5 s later.
+        let mut first_at = None;
+        let mut last = None;
+        let mut subscribed = None;
+        let mut first_frame = None;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while first_at.is_none_or(|t: tokio::time::Instant| t.elapsed() < Duration::from_millis(1500)) {
+            tokio::select! {
+                event = events.recv() => match event.expect("events ended") {
+                    Event::TrackSubscribed { participant, kind, codec, .. } if kind == "video" => subscribed = Some((participant, codec)),
+                    Event::FirstFrame { width, height, .. } => first_frame = Some((width, height)),
+                    _ => {}
+                },
+                Some(video) = frames.recv() => {
+                    first_at.get_or_insert_with(tokio::time::Instant::now);
+                    last = Some(video);
+                }
+                _ = tokio::time::sleep_until(deadline) => panic!("{codec}: no pictures in 30 s"),
+            }
+        }
+        session.send_chat("seen").unwrap();
+        let report = node.await.unwrap();
+        assert_eq!(report["errors"], serde_json::json!([]), "{codec}: {report}");
+        let (from, mime) = subscribed.expect("no TrackSubscribed for the video");
+        assert_eq!((from.as_str(), mime.to_ascii_lowercase()), ("node", format!("video/{codec}")));
+        assert_eq!(first_frame, Some((640, 360)), "{codec}");
+        let last = last.unwrap();
+        assert_eq!((last.frame.width(), last.frame.height()), (640, 360));
+        for (got, want) in quadrants(&last.frame).iter().zip(QUADRANTS) {
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() <= 24.0, "{codec}: quadrant {got:?}, expected {want:?}");
+            }
+        }
+        session.leave().await;
+    }
+}
