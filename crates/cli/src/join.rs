@@ -39,6 +39,49 @@ pub struct JoinArgs {
     /// Leave after this many seconds (default: stay until the meeting ends or Ctrl-C).
     #[arg(long)]
     duration: Option<f64>,
+    /// Decode remote video and write one picture per track per second there, as PNG
+    /// (`PARTICIPANT_SID-TRACK_SID-N.png`).
+    #[arg(long)]
+    record_dir: Option<std::path::PathBuf>,
+}
+
+/// Writes one picture as PNG.
+fn write_png(path: &std::path::Path, frame: &colloque_media::frame::VideoFrame) -> Result<()> {
+    let rgba = colloque_media::convert::i420_to_rgba(frame)?;
+    let file = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+    );
+    let mut encoder = png::Encoder::new(file, frame.width(), frame.height());
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.write_header()?.write_image_data(&rgba)?;
+    Ok(())
+}
+
+/// Saves a picture per track per second into `dir`.
+async fn record(
+    dir: std::path::PathBuf,
+    mut frames: tokio::sync::mpsc::Receiver<colloque_session::RemoteVideo>,
+) {
+    let mut last: std::collections::HashMap<String, (tokio::time::Instant, u32)> = Default::default();
+    while let Some(video) = frames.recv().await {
+        let now = tokio::time::Instant::now();
+        let entry = last.entry(video.track_sid.clone()).or_insert((now - Duration::from_secs(1), 0));
+        if now.duration_since(entry.0) < Duration::from_secs(1) {
+            continue;
+        }
+        *entry = (now, entry.1 + 1);
+        let path = dir.join(format!("{}-{}-{}.png", video.participant_sid, video.track_sid, entry.1));
+        let frame = video.frame;
+        let written = tokio::task::spawn_blocking(move || write_png(&path, &frame).map(|()| path)).await;
+        match written {
+            Ok(Ok(path)) => print(
+                &serde_json::json!({ "event": "picture_saved", "track_sid": video.track_sid, "path": path }),
+            ),
+            Ok(Err(e)) => tracing::warn!(error = %e, "picture not saved"),
+            Err(e) => tracing::warn!(error = %e, "picture not saved"),
+        }
+    }
 }
 
 fn token(args: &JoinArgs) -> Result<String> {
@@ -70,7 +113,14 @@ pub fn run(args: &JoinArgs) -> Result<()> {
     let token = token(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let (session, mut events) = Session::connect(ConnectOptions::new(&args.url, token)).await?;
+        let mut options = ConnectOptions::new(&args.url, token);
+        if let Some(dir) = &args.record_dir {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let (tx, rx) = tokio::sync::mpsc::channel(8);
+            options.video = Some(tx);
+            tokio::spawn(record(dir.clone(), rx));
+        }
+        let (session, mut events) = Session::connect(options).await?;
         let deadline =
             args.duration.map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
         let mut to_send = args.chat.iter();
