@@ -58,6 +58,7 @@ const MAX_OUTBOX: usize = 256;
 
 enum Command {
     Chat { id: String, text: String },
+    Show { track_sid: String, size: Option<(u32, u32)> },
     Leave(oneshot::Sender<()>),
 }
 
@@ -161,6 +162,15 @@ impl Session {
         Ok(id)
     }
 
+    /// Says how large a remote video track is shown (`Some((width, height))` in pixels), or that it is not
+    /// shown at all (`None`: the server stops sending it). The server then forwards the smallest simulcast
+    /// layer that covers the size (LiveKit's adaptive stream).
+    pub fn show_video(&self, track_sid: &str, size: Option<(u32, u32)>) -> Result<(), SessionError> {
+        self.commands
+            .send(Command::Show { track_sid: track_sid.to_owned(), size })
+            .map_err(|_| SessionError::Ended)
+    }
+
     /// Leaves the meeting and waits (briefly) until the server was told.
     pub async fn leave(self) {
         let (done, wait) = oneshot::channel();
@@ -260,6 +270,17 @@ impl Engine {
                         for packet in chat::packets(&id, &text, now_ms()) {
                             self.send_data(packet.encode_to_vec()).await;
                         }
+                    }
+                    Some(Command::Show { track_sid, size }) => {
+                        let (width, height) = size.unwrap_or((0, 0));
+                        let settings = proto::UpdateTrackSettings {
+                            track_sids: vec![track_sid],
+                            disabled: size.is_none(),
+                            width,
+                            height,
+                            ..Default::default()
+                        };
+                        self.signal.send(Out::TrackSetting(settings)).await;
                     }
                     Some(Command::Leave(done)) => {
                         self.leave().await;

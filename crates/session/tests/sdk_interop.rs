@@ -163,3 +163,63 @@ async fn native_decodes_sdk_video_in_vp8_vp9_and_h264() {
         session.leave().await;
     }
 }
+
+/// A tile that is hidden asks for nothing: `show_video(None)` stops the SDK peer's video at the server,
+/// showing it again brings it back (keyframe requested by the server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Node test peers: run through `make test`"]
+async fn a_hidden_video_is_not_sent_and_comes_back_when_shown() {
+    let server = SfuServer::start(ServerConfig::from_args("127.0.0.1:0", &colloque_testkit::keys()).unwrap())
+        .await
+        .unwrap();
+    let url = server.url();
+    let (frames_tx, mut frames) = tokio::sync::mpsc::channel(64);
+    let mut options = ConnectOptions::new(&url, token("native", "tiles", &Grants::default()));
+    options.video = Some(frames_tx);
+    let (session, mut events) = Session::connect(options).await.unwrap();
+    let node_token = token("node", "tiles", &Grants::default());
+    let node = tokio::spawn(async move {
+        let args = [
+            "--url",
+            &url,
+            "--token",
+            &node_token,
+            "--expect",
+            "native",
+            "--send",
+            "hi",
+            "--await",
+            "done",
+            "--publish",
+            "vp8",
+        ];
+        node_scenario("chat_peer.mjs", &args).await
+    });
+    let track = loop {
+        match tokio::time::timeout(Duration::from_secs(20), events.recv()).await.unwrap().unwrap() {
+            Event::FirstFrame { track_sid, .. } => break track_sid,
+            _ => continue,
+        }
+    };
+    let count = |frames: &mut tokio::sync::mpsc::Receiver<colloque_session::RemoteVideo>| {
+        let mut n = 0;
+        while frames.try_recv().is_ok() {
+            n += 1;
+        }
+        n
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(count(&mut frames) >= 5, "video flows while shown");
+    session.show_video(&track, None).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await; // what was in flight
+    count(&mut frames);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(count(&mut frames), 0, "nothing arrives for a hidden tile");
+    session.show_video(&track, Some((640, 360))).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(count(&mut frames) >= 5, "video is back once shown");
+    session.send_chat("done").unwrap();
+    let report = node.await.unwrap();
+    assert_eq!(report["errors"], serde_json::json!([]), "{report}");
+    session.leave().await;
+}
