@@ -9,20 +9,24 @@ use colloque_sfu::config::ServerConfig;
 use colloque_sfu::SfuServer;
 use colloque_testkit::{node_scenario, token, Grants};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the Node test peers: run through `make test`"]
-async fn native_and_sdk_peers_chat_both_ways_exactly_once() {
-    let server = SfuServer::start(ServerConfig::from_args("127.0.0.1:0", &colloque_testkit::keys()).unwrap())
+async fn server() -> SfuServer {
+    SfuServer::start(ServerConfig::from_args("127.0.0.1:0", &colloque_testkit::keys()).unwrap())
         .await
-        .unwrap();
-    let url = server.url();
-    let (session, mut events) =
-        Session::connect(ConnectOptions::new(&url, token("native", "interop", &Grants::default())))
-            .await
-            .unwrap();
-    let node_token = token("node", "interop", &Grants::default());
-    let node = tokio::spawn(async move {
-        let args = [
+        .unwrap()
+}
+
+/// Starts tests/peers/chat_peer.mjs as "node" in `room`: it waits for "native", sends `send`, stays until
+/// `wait_for` arrives, publishing its picture in `publish` if given. Resolves to its report.
+fn chat_peer(
+    url: &str,
+    room: &str,
+    send: &'static str,
+    wait_for: &'static str,
+    publish: Option<&'static str>,
+) -> tokio::task::JoinHandle<serde_json::Value> {
+    let (url, node_token) = (url.to_owned(), token("node", room, &Grants::default()));
+    tokio::spawn(async move {
+        let mut args = vec![
             "--url",
             &url,
             "--token",
@@ -30,12 +34,27 @@ async fn native_and_sdk_peers_chat_both_ways_exactly_once() {
             "--expect",
             "native",
             "--send",
-            "hello from node",
+            send,
             "--await",
-            "hello from native",
+            wait_for,
         ];
+        if let Some(codec) = publish {
+            args.extend(["--publish", codec]);
+        }
         node_scenario("chat_peer.mjs", &args).await
-    });
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Node test peers: run through `make test`"]
+async fn native_and_sdk_peers_chat_both_ways_exactly_once() {
+    let server = server().await;
+    let url = server.url();
+    let (session, mut events) =
+        Session::connect(ConnectOptions::new(&url, token("native", "interop", &Grants::default())))
+            .await
+            .unwrap();
+    let node = chat_peer(&url, "interop", "hello from node", "hello from native", None);
 
     let mut joined = false;
     let mut chats_from_node = Vec::new();
@@ -99,9 +118,7 @@ fn quadrants(frame: &colloque_media::frame::VideoFrame) -> Vec<[f64; 3]> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the Node test peers: run through `make test`"]
 async fn native_decodes_sdk_video_in_vp8_vp9_and_h264() {
-    let server = SfuServer::start(ServerConfig::from_args("127.0.0.1:0", &colloque_testkit::keys()).unwrap())
-        .await
-        .unwrap();
+    let server = server().await;
     for codec in ["vp8", "vp9", "h264"] {
         let url = server.url();
         let room = format!("video-{codec}");
@@ -109,24 +126,7 @@ async fn native_decodes_sdk_video_in_vp8_vp9_and_h264() {
         let mut options = ConnectOptions::new(&url, token("native", &room, &Grants::default()));
         options.video = Some(frames_tx);
         let (session, mut events) = Session::connect(options).await.unwrap();
-        let node_token = token("node", &room, &Grants::default());
-        let node = tokio::spawn(async move {
-            let args = [
-                "--url",
-                &url,
-                "--token",
-                &node_token,
-                "--expect",
-                "native",
-                "--send",
-                "hi",
-                "--await",
-                "seen",
-                "--publish",
-                codec,
-            ];
-            node_scenario("chat_peer.mjs", &args).await
-        });
+        let node = chat_peer(&url, &room, "hi", "seen", Some(codec));
         // The first pictures may be blurry (a keyframe at a low bitrate): judge one 1.5 s later.
         let mut first_at = None;
         let mut last = None;
@@ -169,32 +169,13 @@ async fn native_decodes_sdk_video_in_vp8_vp9_and_h264() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the Node test peers: run through `make test`"]
 async fn a_hidden_video_is_not_sent_and_comes_back_when_shown() {
-    let server = SfuServer::start(ServerConfig::from_args("127.0.0.1:0", &colloque_testkit::keys()).unwrap())
-        .await
-        .unwrap();
+    let server = server().await;
     let url = server.url();
     let (frames_tx, mut frames) = tokio::sync::mpsc::channel(64);
     let mut options = ConnectOptions::new(&url, token("native", "tiles", &Grants::default()));
     options.video = Some(frames_tx);
     let (session, mut events) = Session::connect(options).await.unwrap();
-    let node_token = token("node", "tiles", &Grants::default());
-    let node = tokio::spawn(async move {
-        let args = [
-            "--url",
-            &url,
-            "--token",
-            &node_token,
-            "--expect",
-            "native",
-            "--send",
-            "hi",
-            "--await",
-            "done",
-            "--publish",
-            "vp8",
-        ];
-        node_scenario("chat_peer.mjs", &args).await
-    });
+    let node = chat_peer(&url, "tiles", "hi", "done", Some("vp8"));
     let track = loop {
         match tokio::time::timeout(Duration::from_secs(20), events.recv()).await.unwrap().unwrap() {
             Event::FirstFrame { track_sid, .. } => break track_sid,

@@ -358,15 +358,15 @@ impl PublishedTrack {
             }
             let requested = down.requested.load(Ordering::Relaxed);
             let target = if requested == u8::MAX { None } else { available_layer(requested, sending) };
+            {
+                let mut forwarder = down.forwarder();
+                if forwarder.target() != target {
+                    forwarder.set_target(target);
+                }
+            }
             if let Some(plain) = plain.as_ref().filter(|_| down.unwrap_red.load(Ordering::Relaxed)) {
                 for p in plain {
-                    let verdict = {
-                        let mut forwarder = down.forwarder();
-                        if forwarder.target() != target {
-                            forwarder.set_target(target);
-                        }
-                        forwarder.on_packet(layer, p.sequence, p.timestamp, &p.data, now)
-                    };
+                    let verdict = down.forwarder().on_packet(layer, p.sequence, p.timestamp, &p.data, now);
                     if let Verdict::Forward { sequence, timestamp, .. } = verdict {
                         let header = rtp::Header {
                             sequence_number: p.sequence,
@@ -381,9 +381,6 @@ impl PublishedTrack {
             }
             let verdict = {
                 let mut forwarder = down.forwarder();
-                if forwarder.target() != target {
-                    forwarder.set_target(target);
-                }
                 let verdict = forwarder.on_packet(
                     layer,
                     packet.header.sequence_number,
