@@ -17,10 +17,8 @@ status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
-echo "== bench media --quick (smoke test in the dev profile: the benchmark runs; its figures mean nothing here)"
-cargo run -q -p colloque-cli -- bench media --quick
-echo "== bench sfu --quick (smoke test in the dev profile)"
-RUST_LOG=off cargo run -q -p colloque-cli -- bench sfu --quick
+# The benchmarks' smoke runs (`bench media --quick`, `bench sfu --quick`) are tests of crates/cli: built with
+# the workspace's features, they reuse this build instead of compiling the dependencies a second time.
 
 # One closing line for the whole suite (cargo prints one per test binary, the last often a doc-test run of 0).
 echo "tests: ${passed} passed, ${failed} failed"

@@ -1,19 +1,15 @@
 //! Building the server's side of a participant's two peer connections (LiveKit's publisher and subscriber
 //! transports), and turning their callbacks into [`PeerEvent`]s for the participant's session task.
-use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use livekit_protocol::SignalTarget;
-use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
+use colloque_rtp::KeyframeRequests;
+use rtc::interceptor::Slot;
 use rtc::peer_connection::event::RTCTrackEventInit;
-use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
-use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
-use rtc::sansio::Protocol;
 use rtc::shared::error::Error as RtcError;
 use tokio::sync::mpsc::UnboundedSender;
 use webrtc::data_channel::DataChannel;
@@ -235,6 +231,7 @@ pub async fn build(
         None,
     )?;
     let registry = register_default_interceptors(Registry::new(), &mut media)?
+        // Subscribers' keyframe requests reach the session, which relays them to the publisher.
         .with(Slot::Custom(20_000), KeyframeRequests::default());
     let addrs: Vec<String> =
         config.ips.iter().map(|ip| std::net::SocketAddr::new(*ip, 0).to_string()).collect();
@@ -249,58 +246,3 @@ pub async fn build(
     Ok(Arc::new(pc))
 }
 
-/// Hands subscribers' keyframe requests (PLI, FIR) to the application, which relays them to the publisher;
-/// all other incoming RTCP stays with the interceptors that act on it (NACK responder, reports, TWCC).
-#[derive(Default)]
-struct KeyframeRequests {
-    read: VecDeque<TaggedPacket>,
-    write: VecDeque<TaggedPacket>,
-}
-
-impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = RtcError;
-    type Time = Instant;
-
-    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
-        if let Packet::Rtcp(packets) = &msg.message.packet {
-            let requests: Vec<_> = packets
-                .iter()
-                .filter(|p| {
-                    let any = p.as_any();
-                    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
-                })
-                .cloned()
-                .collect();
-            if requests.is_empty() {
-                return Ok(());
-            }
-            msg.message.packet = Packet::Rtcp(requests);
-            msg.message.add(Attribute::DeliverToApplication);
-        }
-        self.read.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_read(&mut self) -> Option<Self::Rout> {
-        self.read.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.write.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<Self::Wout> {
-        self.write.pop_front()
-    }
-}
-
-impl Interceptor for KeyframeRequests {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
-}

@@ -1,0 +1,111 @@
+//! Reading a negotiated session description: which payload type the other side accepted for a codec.
+//!
+//! An answer keeps the offer's payload-type numbers but may drop or reorder codecs; a sender must stamp
+//! its packets with a type the answer kept, in the answer's order of preference.
+
+/// The payload type an answer gives codec `name` (`"H264"`, `"opus"`, case-insensitive) in its first
+/// media section of `kind` (`"audio"`, `"video"`), or in the section with `mid` when given. Among several
+/// (H.264 profiles) the first in the section's preference order whose format parameters contain every
+/// `key=value` of `fmtp_wanted` wins, else the first of that name.
+pub fn payload_type(sdp: &str, kind: &str, mid: Option<&str>, name: &str, fmtp_wanted: &[&str]) -> Option<u8> {
+    let section = sections(sdp).find(|s| {
+        s.kind == kind && mid.is_none_or(|m| s.lines.iter().any(|l| l.strip_prefix("a=mid:") == Some(m)))
+    })?;
+    let named: Vec<u8> = section
+        .order
+        .iter()
+        .copied()
+        .filter(|pt| {
+            section.attribute("a=rtpmap:", *pt).is_some_and(|map| {
+                map.split('/').next().is_some_and(|codec| codec.eq_ignore_ascii_case(name))
+            })
+        })
+        .collect();
+    let fits = |pt: &u8| {
+        let fmtp = section.attribute("a=fmtp:", *pt).unwrap_or("");
+        let params: Vec<&str> = fmtp.split(';').map(str::trim).collect();
+        fmtp_wanted.iter().all(|w| params.iter().any(|p| p.eq_ignore_ascii_case(w)))
+    };
+    named.iter().copied().find(fits).or(named.first().copied())
+}
+
+struct Section<'a> {
+    kind: &'a str,
+    /// Payload types in the `m=` line's order (preference).
+    order: Vec<u8>,
+    lines: Vec<&'a str>,
+}
+
+impl<'a> Section<'a> {
+    /// The value of `prefix<pt> value` (`a=rtpmap:96 VP8/90000` → `VP8/90000`).
+    fn attribute(&self, prefix: &str, pt: u8) -> Option<&'a str> {
+        self.lines.iter().find_map(|l| {
+            let rest = l.strip_prefix(prefix)?;
+            let (number, value) = rest.split_once(' ')?;
+            (number.parse::<u8>().ok()? == pt).then_some(value.trim())
+        })
+    }
+}
+
+fn sections(sdp: &str) -> impl Iterator<Item = Section<'_>> {
+    let mut out = Vec::new();
+    for line in sdp.lines().map(str::trim_end) {
+        if let Some(m) = line.strip_prefix("m=") {
+            let mut words = m.split_whitespace();
+            let kind = words.next().unwrap_or("");
+            // m=<kind> <port> <proto> <fmt>…
+            let order = words.skip(2).filter_map(|w| w.parse().ok()).collect();
+            out.push(Section { kind, order, lines: Vec::new() });
+        } else if let Some(section) = out.last_mut() {
+            section.lines.push(line);
+        }
+    }
+    out.into_iter()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ANSWER: &str = "v=0\r\n\
+        o=- 1 1 IN IP4 0.0.0.0\r\n\
+        m=audio 9 UDP/TLS/RTP/SAVPF 63 111\r\n\
+        a=mid:0\r\n\
+        a=rtpmap:63 red/48000/2\r\n\
+        a=rtpmap:111 opus/48000/2\r\n\
+        a=fmtp:111 minptime=10;useinbandfec=1\r\n\
+        m=video 9 UDP/TLS/RTP/SAVPF 104 102 125\r\n\
+        a=mid:1\r\n\
+        a=rtpmap:104 H264/90000\r\n\
+        a=fmtp:104 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f\r\n\
+        a=rtpmap:102 H264/90000\r\n\
+        a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n\
+        a=rtpmap:125 H264/90000\r\n\
+        a=fmtp:125 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n\
+        m=video 9 UDP/TLS/RTP/SAVPF 96\r\n\
+        a=mid:2\r\n\
+        a=rtpmap:96 VP8/90000\r\n";
+
+    #[test]
+    fn finds_the_codec_in_the_sections_preference_order() {
+        assert_eq!(payload_type(ANSWER, "audio", None, "opus", &[]), Some(111));
+        assert_eq!(payload_type(ANSWER, "audio", None, "RED", &[]), Some(63));
+        assert_eq!(payload_type(ANSWER, "video", None, "h264", &[]), Some(104));
+        assert_eq!(payload_type(ANSWER, "video", None, "H264", &["profile-level-id=42e01f"]), Some(125));
+        // A wish the answer cannot meet falls back to the first of that name.
+        assert_eq!(payload_type(ANSWER, "video", None, "H264", &["profile-level-id=640c1f"]), Some(104));
+    }
+
+    #[test]
+    fn a_mid_picks_the_section() {
+        assert_eq!(payload_type(ANSWER, "video", Some("2"), "VP8", &[]), Some(96));
+        assert_eq!(payload_type(ANSWER, "video", Some("2"), "H264", &[]), None);
+        assert_eq!(payload_type(ANSWER, "video", Some("9"), "VP8", &[]), None);
+    }
+
+    #[test]
+    fn garbage_finds_nothing() {
+        assert_eq!(payload_type("", "video", None, "VP8", &[]), None);
+        assert_eq!(payload_type("m=video\r\na=rtpmap:x\r\na=rtpmap:300 VP8/90000", "video", None, "VP8", &[]), None);
+    }
+}
