@@ -4,9 +4,11 @@
 // native client's message has arrived (or --timeout), then leaves.
 //
 //   node chat_peer.mjs --url ws://127.0.0.1:PORT --token JWT --expect IDENTITY --send TEXT --await TEXT
-//                      [--publish vp8|vp9|h264]
+//                      [--publish vp8|vp9|h264] [--stay S] [--dump DIR]
 //
 // With --publish it also publishes peer A's tone and quadrant picture (scenario.mjs) in that codec.
+// --stay keeps receiving media for S seconds after the chat exchange; --dump writes received pictures as
+// raw I420 files into DIR (names in the report's video.dumped).
 //
 // stdout carries one line: the JSON report (the Peer report of scenario.mjs). Exit code 0 whenever it was
 // printed; the Rust test makes the assertions.
@@ -26,6 +28,8 @@ const { values } = parseArgs({
     await: { type: 'string' },
     timeout: { type: 'string', default: '30' },
     publish: { type: 'string' },
+    stay: { type: 'string', default: '0' },
+    dump: { type: 'string' },
   },
 });
 if (!values.url || !values.token || !values.expect || !values.send || !values.await) {
@@ -35,6 +39,7 @@ if (!values.url || !values.token || !values.expect || !values.send || !values.aw
 routeSdkLogsToStderr();
 const budget = Number(values.timeout) * 1000;
 const peer = new Peer('a', values.token, values.publish ?? 'vp8');
+peer.dumpDir = values.dump ?? null;
 const finish = async () => {
   await peer.close();
   process.stdout.write(`${JSON.stringify(peer.report)}\n`);
@@ -60,8 +65,8 @@ if (peer.report.connected) {
     if (!(await waitUntil(() => peer.report.chat.some((c) => c.text === values.await), budget / 2))) {
       peer.error('chat', `"${values.await}" never arrived`);
     }
-    // Time for a second copy to show up, if one were sent.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Time for a second copy to show up, if one were sent, and for media to flow.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(500, Number(values.stay) * 1000)));
   }
 }
 await finish();

@@ -9,6 +9,7 @@
 // signalling failed: the Rust test makes the assertions. See README.md for the report's fields.
 
 import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -42,6 +43,7 @@ const VIDEO_FPS = 15;
 const PATCH = 20; // side of the square sampled at the centre of each quadrant
 const AUDIO_SKIP_S = 0.5; // let the jitter buffer and Opus settle before measuring
 const AUDIO_WINDOW_S = 1.0;
+const MAX_DUMPS = 20;
 const QUADRANT_AFTER_MS = 1000; // first frames after a keyframe can be blurry
 const DISCONNECT_WAIT_MS = 3000;
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -191,6 +193,7 @@ class Peer {
     this.audioSamples = new Float32Array(AUDIO_WINDOW_S * SAMPLE_RATE);
     this.audioFilled = 0;
     this.audioSeen = 0;
+    this.dumpDir = null; // set to write received pictures (chat_peer --dump)
     this.report = {
       connected: false,
       identity: null,
@@ -382,10 +385,11 @@ class Peer {
   }
 
   readVideo(track) {
-    const video = { frames: 0, width: null, height: null, quadrants: null, mime: this.remoteVideoMime ?? null };
+    const video = { frames: 0, width: null, height: null, quadrants: null, mime: this.remoteVideoMime ?? null, dumped: [] };
     this.report.video = video;
     let firstAt = null;
     let measuredAt = 0;
+    let dumpedAt = 0;
     return this.drain(new VideoStream(track), ({ frame }) => {
       const now = Date.now();
       firstAt ??= now;
@@ -396,6 +400,14 @@ class Peer {
       if (now - firstAt >= QUADRANT_AFTER_MS && now - measuredAt >= 1000) {
         measuredAt = now;
         video.quadrants = measureQuadrants(frame);
+      }
+      // With a dump directory, a raw I420 picture every half second (the Rust test reads the pattern).
+      if (this.dumpDir && now - dumpedAt >= 500 && video.dumped.length < MAX_DUMPS) {
+        dumpedAt = now;
+        const i420 = frame.type === VideoBufferType.I420 ? frame : frame.convert(VideoBufferType.I420);
+        const file = path.join(this.dumpDir, `frame-${video.dumped.length}-${i420.width}x${i420.height}.i420`);
+        writeFileSync(file, i420.data);
+        video.dumped.push(file);
       }
     });
   }

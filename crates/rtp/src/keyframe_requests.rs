@@ -13,10 +13,16 @@ use rtc::sansio::Protocol;
 use rtc::shared::error::Error as RtcError;
 
 /// Register with `Registry::with(Slot::Custom(…), KeyframeRequests::default())`.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct KeyframeRequests {
     read: VecDeque<TaggedPacket>,
     write: VecDeque<TaggedPacket>,
+}
+
+impl std::fmt::Debug for KeyframeRequests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyframeRequests").field("queued", &(self.read.len() + self.write.len())).finish()
+    }
 }
 
 /// Whether an RTCP packet asks for a keyframe.

@@ -29,6 +29,16 @@ pub fn payload_type(sdp: &str, kind: &str, mid: Option<&str>, name: &str, fmtp_w
     named.iter().copied().find(fits).or(named.first().copied())
 }
 
+/// The `mid` of the media section that carries track `track_id` (its `a=msid:<stream> <track>` line).
+pub fn mid_of_track(sdp: &str, track_id: &str) -> Option<String> {
+    let section = sections(sdp).find(|s| {
+        s.lines.iter().any(|l| {
+            l.strip_prefix("a=msid:").and_then(|v| v.split_whitespace().nth(1)) == Some(track_id)
+        })
+    })?;
+    section.lines.iter().find_map(|l| l.strip_prefix("a=mid:")).map(str::to_owned)
+}
+
 struct Section<'a> {
     kind: &'a str,
     /// Payload types in the `m=` line's order (preference).
@@ -101,6 +111,14 @@ mod tests {
         assert_eq!(payload_type(ANSWER, "video", Some("2"), "VP8", &[]), Some(96));
         assert_eq!(payload_type(ANSWER, "video", Some("2"), "H264", &[]), None);
         assert_eq!(payload_type(ANSWER, "video", Some("9"), "VP8", &[]), None);
+    }
+
+    #[test]
+    fn a_tracks_section_is_found_by_its_msid() {
+        let offer = "m=audio 9 X 111\r\na=mid:0\r\na=msid:S1 mic\r\nm=video 9 X 96\r\na=mid:1\r\na=msid:S2 cam\r\n";
+        assert_eq!(mid_of_track(offer, "cam").as_deref(), Some("1"));
+        assert_eq!(mid_of_track(offer, "mic").as_deref(), Some("0"));
+        assert_eq!(mid_of_track(offer, "screen"), None);
     }
 
     #[test]

@@ -85,6 +85,27 @@ pub enum Event {
         /// Picture height.
         height: u32,
     },
+    /// The server accepted one of this client's tracks and it is being sent.
+    TrackPublished {
+        /// `camera`, `microphone` or `screen_share`.
+        source: String,
+        /// Track sid.
+        track_sid: String,
+    },
+    /// Publishing a source failed (device lost, encoder refused); the track sends nothing more.
+    PublishFailed {
+        /// `camera`, `microphone` or `screen_share`.
+        source: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// One of this client's tracks was muted or unmuted (by the user or by a moderator).
+    LocalMuted {
+        /// `camera`, `microphone` or `screen_share`.
+        source: String,
+        /// Now muted.
+        muted: bool,
+    },
     /// Who is speaking now, loudest first.
     ActiveSpeakers {
         /// Identities.

@@ -4,7 +4,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use livekit_protocol as proto;
-use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
+use colloque_rtp::KeyframeRequests;
+use rtc::interceptor::Slot;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
+};
 use rtc::shared::error::Error as RtcError;
 use tokio::sync::mpsc::UnboundedSender;
 use webrtc::data_channel::DataChannel;
@@ -109,7 +113,7 @@ impl PeerConnectionEventHandler for Events {
 }
 
 /// Opus with in-band FEC, as LiveKit's clients offer it.
-const OPUS_FMTP: &str = "minptime=10;useinbandfec=1";
+pub(crate) const OPUS_FMTP: &str = "minptime=10;useinbandfec=1";
 
 fn codecs() -> Vec<(RtpCodecKind, RTCRtpCodecParameters)> {
     let feedback = |list: &[&str]| {
@@ -194,7 +198,14 @@ pub async fn build(
     for (kind, codec) in codecs() {
         media.register_codec(codec, kind)?;
     }
-    let registry = register_default_interceptors(Registry::new(), &mut media)?;
+    media.register_header_extension(
+        RTCRtpHeaderExtensionCapability { uri: colloque_rtp::AUDIO_LEVEL_URI.to_owned() },
+        RtpCodecKind::Audio,
+        None,
+    )?;
+    let registry = register_default_interceptors(Registry::new(), &mut media)?
+        // Keyframe requests on this client's video reach its encoders.
+        .with(Slot::Custom(20_000), KeyframeRequests::default());
     let pc = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().with_ice_servers(ice).build())
         .with_media_engine(media)

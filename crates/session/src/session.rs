@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use colloque_media::{AudioSource, VideoSource};
 use livekit_protocol as proto;
 use livekit_signaling::{SignalClient, SignalEvent, SignalEvents, SignalOptions};
 use prost::Message as _;
@@ -24,6 +25,7 @@ use crate::chat::{self, Chat};
 use crate::error::SessionError;
 use crate::event::Event;
 use crate::peer::{self, PeerEvent, Target};
+use crate::publish::{LocalTrack, Source};
 use crate::receive::{self, RemoteVideo};
 use crate::roster::Roster;
 use crate::text_stream::Assembler;
@@ -58,6 +60,10 @@ const MAX_OUTBOX: usize = 256;
 
 enum Command {
     Chat { id: String, text: String },
+    PublishVideo { kind: Source, source: Box<dyn VideoSource> },
+    PublishAudio(Box<dyn AudioSource>),
+    Mute { kind: Source, muted: bool },
+    Unpublish(Source),
     Show { track_sid: String, size: Option<(u32, u32)> },
     Leave(oneshot::Sender<()>),
 }
@@ -142,6 +148,11 @@ impl Session {
             speakers: HashMap::new(),
             offer_id: 0,
             last_subscriber_offer_id: 0,
+            local: HashMap::new(),
+            negotiating: false,
+            renegotiate: false,
+            publisher_connected: false,
+            publisher_negotiated: None,
         };
         engine.offer_publisher(false).await?;
         tokio::spawn(engine.run(signal_events, peer_rx, data_rx, command_rx));
@@ -171,6 +182,38 @@ impl Session {
             .map_err(|_| SessionError::Ended)
     }
 
+    /// Publishes the camera (H.264 simulcast: up to three layers from the source's size), or switches the
+    /// published camera to another source without renegotiating. [`Event::TrackPublished`] follows.
+    pub fn publish_camera(&self, source: Box<dyn VideoSource>) -> Result<(), SessionError> {
+        self.command(Command::PublishVideo { kind: Source::Camera, source })
+    }
+
+    /// Shares a screen (H.264 screen-content encoding, one layer of at most 1080 lines, up to 15 fps), or
+    /// switches the shared screen.
+    pub fn publish_screen(&self, source: Box<dyn VideoSource>) -> Result<(), SessionError> {
+        self.command(Command::PublishVideo { kind: Source::Screen, source })
+    }
+
+    /// Publishes the microphone (Opus with FEC and DTX), or switches to another microphone.
+    pub fn publish_microphone(&self, source: Box<dyn AudioSource>) -> Result<(), SessionError> {
+        self.command(Command::PublishAudio(source))
+    }
+
+    /// Mutes or unmutes a published source, without renegotiation: nothing is encoded while muted and
+    /// the others see the track muted.
+    pub fn set_muted(&self, source: Source, muted: bool) -> Result<(), SessionError> {
+        self.command(Command::Mute { kind: source, muted })
+    }
+
+    /// Stops publishing a source (ends a screen share).
+    pub fn unpublish(&self, source: Source) -> Result<(), SessionError> {
+        self.command(Command::Unpublish(source))
+    }
+
+    fn command(&self, command: Command) -> Result<(), SessionError> {
+        self.commands.send(command).map_err(|_| SessionError::Ended)
+    }
+
     /// Leaves the meeting and waits (briefly) until the server was told.
     pub async fn leave(self) {
         let (done, wait) = oneshot::channel();
@@ -181,7 +224,7 @@ impl Session {
 }
 
 /// A random id with a prefix, as LiveKit's are (`CH_…`).
-fn new_id(prefix: &str) -> String {
+pub(crate) fn new_id(prefix: &str) -> String {
     let n: u128 = rand::random();
     format!("{prefix}_{n:032x}")
 }
@@ -232,6 +275,16 @@ struct Engine {
     speakers: HashMap<String, f32>,
     offer_id: u32,
     last_subscriber_offer_id: u32,
+    /// What this client publishes, by source.
+    local: HashMap<Source, LocalTrack>,
+    /// A publisher offer waits for its answer.
+    negotiating: bool,
+    /// Something changed meanwhile: offer again once the answer is in.
+    renegotiate: bool,
+    /// The publisher connection's DTLS is up.
+    publisher_connected: bool,
+    /// The publisher's latest offer and its answer.
+    publisher_negotiated: Option<(String, String)>,
 }
 
 /// Why the serving loop ended.
@@ -271,6 +324,10 @@ impl Engine {
                             self.send_data(packet.encode_to_vec()).await;
                         }
                     }
+                    Some(Command::PublishVideo { kind, source }) => self.publish_video(kind, source).await,
+                    Some(Command::PublishAudio(source)) => self.publish_audio(source).await,
+                    Some(Command::Mute { kind, muted }) => self.mute(kind, muted).await,
+                    Some(Command::Unpublish(kind)) => self.unpublish(kind).await,
                     Some(Command::Show { track_sid, size }) => {
                         let (width, height) = size.unwrap_or((0, 0));
                         let settings = proto::UpdateTrackSettings {
@@ -294,6 +351,9 @@ impl Engine {
                 },
             }
         };
+        for track in self.local.values() {
+            track.stop();
+        }
         let _ = self.publisher.close().await;
         let _ = self.subscriber.close().await;
         self.signal.close().await;
@@ -327,6 +387,11 @@ impl Engine {
                 }
             }
             In::Answer(answer) => {
+                let offer = self.publisher.local_description().await.map(|d| d.sdp).unwrap_or_default();
+                self.publisher_negotiated = Some((offer, answer.sdp.clone()));
+                if self.publisher_connected {
+                    self.start_sending();
+                }
                 let applied = async {
                     self.publisher.set_remote_description(RTCSessionDescription::answer(answer.sdp)?).await?;
                     for candidate in std::mem::take(&mut self.publisher_candidates) {
@@ -336,6 +401,23 @@ impl Engine {
                 };
                 if let Err(e) = applied.await {
                     tracing::warn!(error = %e, "publisher answer not applied");
+                }
+                self.negotiating = false;
+                if std::mem::take(&mut self.renegotiate) {
+                    self.negotiate().await;
+                }
+            }
+            In::TrackPublished(published) => self.track_published(published).await,
+            In::SubscribedQualityUpdate(update) => {
+                if let Some(track) = self.local.values().find(|t| t.sid.as_deref() == Some(update.track_sid.as_str())) {
+                    track.subscribed(&update);
+                }
+            }
+            In::Mute(request) => {
+                // The server (a moderator) muted one of this client's tracks.
+                let kind = self.local.values().find(|t| t.sid.as_deref() == Some(request.sid.as_str())).map(|t| t.source);
+                if let Some(kind) = kind {
+                    self.mute(kind, request.muted).await;
                 }
             }
             In::Trickle(trickle) => self.remote_candidate(trickle).await,
@@ -385,12 +467,36 @@ impl Engine {
         Ok(())
     }
 
-    /// Offers the publisher connection (its data channels, later its tracks).
+    /// Lets the published tracks send, once the publisher connection is up (media written before DTLS
+    /// completes is dropped by the stack, noisily) and negotiated.
+    fn start_sending(&self) {
+        let Some((offer, answer)) = &self.publisher_negotiated else { return };
+        for track in self.local.values().filter(|t| t.sender.is_some()) {
+            if !track.negotiate(offer, answer) {
+                tracing::warn!(source = track.source.name(), "the server's answer has no codec for this track");
+            }
+        }
+    }
+
+    /// Offers the publisher connection again after a change, or once the offer in flight is answered.
+    async fn negotiate(&mut self) {
+        if self.negotiating {
+            self.renegotiate = true;
+            return;
+        }
+        if let Err(e) = self.offer_publisher(false).await {
+            tracing::warn!(error = %e, "publisher offer failed");
+        }
+    }
+
+    /// Offers the publisher connection (its data channels and tracks).
     async fn offer_publisher(&mut self, ice_restart: bool) -> Result<(), rtc::shared::error::Error> {
+        self.negotiating = true;
         let options = ice_restart.then_some(RTCOfferOptions { ice_restart: true });
         let offer = self.publisher.create_offer(options).await?;
         self.publisher.set_local_description(offer.clone()).await?;
         let sdp = self.publisher.local_description().await.map(|d| d.sdp).unwrap_or(offer.sdp);
+        tracing::trace!(sdp, "publisher offer");
         self.offer_id += 1;
         self.signal
             .send(Out::Offer(proto::SessionDescription {
@@ -401,6 +507,76 @@ impl Engine {
             }))
             .await;
         Ok(())
+    }
+
+    async fn publish_video(&mut self, kind: Source, source: Box<dyn VideoSource>) {
+        if let Some(track) = self.local.get_mut(&kind) {
+            track.replace_video(source, &self.events);
+            return;
+        }
+        match LocalTrack::video(kind, source, &self.events) {
+            Ok(track) => self.announce(track).await,
+            Err(e) => self.emit(Event::PublishFailed { source: kind.name().into(), reason: e.to_string() }),
+        }
+    }
+
+    async fn publish_audio(&mut self, source: Box<dyn AudioSource>) {
+        if let Some(track) = self.local.get_mut(&Source::Microphone) {
+            track.replace_audio(source, &self.events);
+            return;
+        }
+        let track = LocalTrack::audio(source, &self.events);
+        self.announce(track).await;
+    }
+
+    /// Asks the server to accept a track; it is added to the connection once the server says so.
+    async fn announce(&mut self, track: LocalTrack) {
+        self.signal.send(Out::AddTrack(track.add_track_request())).await;
+        self.local.insert(track.source, track);
+    }
+
+    /// `TrackPublishedResponse`: the server accepted a track; send it.
+    async fn track_published(&mut self, published: proto::TrackPublishedResponse) {
+        let Some(track) = self.local.values_mut().find(|t| t.cid == published.cid) else { return };
+        if track.sender.is_some() {
+            return;
+        }
+        let sid = published.track.map(|t| t.sid).unwrap_or_default();
+        track.sid = Some(sid.clone());
+        match self.publisher.add_track(track.track_local()).await {
+            Ok(sender) => track.sender = Some(sender),
+            Err(e) => {
+                let (source, reason) = (track.source.name().to_owned(), e.to_string());
+                self.emit(Event::PublishFailed { source, reason });
+                return;
+            }
+        }
+        let source = track.source.name().to_owned();
+        self.emit(Event::TrackPublished { source, track_sid: sid });
+        self.negotiate().await;
+    }
+
+    async fn mute(&mut self, kind: Source, muted: bool) {
+        let Some(track) = self.local.get_mut(&kind) else { return };
+        if track.muted() == muted {
+            return;
+        }
+        track.set_muted(muted);
+        if let Some(sid) = track.sid.clone() {
+            self.signal.send(Out::Mute(proto::MuteTrackRequest { sid, muted })).await;
+        }
+        self.emit(Event::LocalMuted { source: kind.name().into(), muted });
+    }
+
+    async fn unpublish(&mut self, kind: Source) {
+        let Some(track) = self.local.remove(&kind) else { return };
+        track.stop();
+        if let Some(sender) = &track.sender {
+            if let Err(e) = self.publisher.remove_track(sender).await {
+                tracing::warn!(error = %e, "track not removed");
+            }
+            self.negotiate().await;
+        }
     }
 
     async fn remote_candidate(&mut self, trickle: proto::TrickleRequest) {
@@ -439,6 +615,14 @@ impl Engine {
             }
             PeerEvent::State { target, state } => {
                 tracing::debug!(?target, %state, "connection state");
+                if target == Target::Publisher {
+                    let connected = state == RTCPeerConnectionState::Connected;
+                    if connected && !self.publisher_connected {
+                        self.publisher_connected = true;
+                        self.start_sending();
+                    }
+                    self.publisher_connected = connected;
+                }
                 if state == RTCPeerConnectionState::Failed {
                     tracing::warn!(?target, "media connection failed");
                 }

@@ -231,3 +231,67 @@ async fn a_cut_signalling_connection_is_resumed_without_losing_or_doubling_chat(
     alice.leave().await;
     bob.leave().await;
 }
+
+/// Native to native: Alice publishes her camera (the synthetic pattern at 720p, three H.264 simulcast
+/// layers). Bob decodes it; asking for a small then a large picture changes the layer he receives, and
+/// every picture reads back as the pattern with its counter moving on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_native_camera_is_received_in_the_simulcast_layer_asked_for() {
+    use colloque_media::synthetic::{read_stamp, SyntheticVideo};
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
+
+    let server = server().await;
+    let url = server.url();
+    let (alice, mut alice_events) =
+        Session::connect(ConnectOptions::new(&url, token("alice", "layers", SECRET))).await.unwrap();
+    let (frames_tx, mut frames) = tokio::sync::mpsc::channel(64);
+    let mut options = ConnectOptions::new(&url, token("bob", "layers", SECRET));
+    options.video = Some(frames_tx);
+    let (bob, mut bob_events) = Session::connect(options).await.unwrap();
+    alice.publish_camera(Box::new(SyntheticVideo::new(1280, 720, 30).unwrap())).unwrap();
+    let published = wait_for(&mut alice_events, "camera published", |e| match e {
+        Event::TrackPublished { source, track_sid } if source == "camera" => Some(track_sid.clone()),
+        _ => None,
+    })
+    .await;
+    let (track, codec) = wait_for(&mut bob_events, "camera subscribed", |e| match e {
+        Event::TrackSubscribed { participant, track_sid, codec, .. } if participant == "alice" => {
+            Some((track_sid.clone(), codec.clone()))
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(track, published);
+    assert_eq!(codec.to_ascii_lowercase(), "video/h264");
+
+    // Receives until `want` pictures of `width` arrived (others are the switch in progress).
+    async fn receive(
+        frames: &mut tokio::sync::mpsc::Receiver<colloque_session::RemoteVideo>,
+        width: u32,
+        want: usize,
+    ) -> Vec<u32> {
+        let mut counters = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while counters.len() < want {
+            let video = tokio::time::timeout_at(deadline, frames.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no {width}-wide pictures in 15 s ({} so far)", counters.len()))
+                .unwrap();
+            if video.frame.width() == width {
+                let stamp = read_stamp(&video.frame).unwrap_or_else(|| panic!("{width}: unreadable picture"));
+                counters.push(stamp.counter);
+            }
+        }
+        counters
+    }
+    bob.show_video(&track, Some((320, 180))).unwrap();
+    let small = receive(&mut frames, 320, 10).await;
+    bob.show_video(&track, Some((1280, 720))).unwrap();
+    let large = receive(&mut frames, 1280, 10).await;
+    for counters in [&small, &large] {
+        assert!(counters.windows(2).all(|w| w[0] < w[1]), "counters advance: {counters:?}");
+    }
+    assert!(large[0] > small[small.len() - 1], "{small:?} then {large:?}");
+    alice.leave().await;
+    bob.leave().await;
+}

@@ -199,7 +199,7 @@ pub fn offered_codec(codec: &RTCRtpCodec) -> Option<RTCRtpCodecParameters> {
 }
 
 /// The audio-level header extension (RFC 6464) that `SpeakersChanged` is computed from.
-pub const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+pub use colloque_rtp::AUDIO_LEVEL_URI;
 
 /// Where the server's ICE sockets go.
 #[derive(Debug, Clone)]
