@@ -42,6 +42,7 @@ const peer = new Peer('a', values.token, values.publish ?? 'vp8');
 peer.dumpDir = values.dump ?? null;
 const finish = async () => {
   await peer.close();
+  peer.analyse();
   process.stdout.write(`${JSON.stringify(peer.report)}\n`);
   await withTimeout(dispose(), 3000, 'dispose').catch(() => {});
   process.exit(0);
