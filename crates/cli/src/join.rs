@@ -1,11 +1,17 @@
 //! `colloque-cli join`: one meeting without a window. Prints one JSON line per event on stdout (joined,
-//! participants joining and leaving, chat, attributes, speakers, reconnecting, …), sends the chat messages
-//! it is given, leaves after `--duration` or when the meeting ends for it.
+//! participants joining and leaving, chat, attributes, speakers, tracks published, reconnecting, …),
+//! publishes the camera, microphone and screen it is given, sends the chat messages it is given, leaves
+//! after `--duration` or when the meeting ends for it.
 use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use colloque_media::capture::audio::Microphone;
+use colloque_media::capture::camera::Camera;
+use colloque_media::capture::screen::ScreenCapture;
+use colloque_media::synthetic::{SyntheticAudio, SyntheticVideo, ToneGenerator};
+use colloque_media::{AudioSource, VideoSource};
 use colloque_session::{ConnectOptions, Event, Session};
 use livekit_api::access_token::{AccessToken, VideoGrants};
 
@@ -43,6 +49,37 @@ pub struct JoinArgs {
     /// (`PARTICIPANT_SID-TRACK_SID-N.png`).
     #[arg(long)]
     record_dir: Option<std::path::PathBuf>,
+    /// Publish a camera: `synthetic` (the 720p test pattern), `default`, or a device index.
+    #[arg(long)]
+    camera: Option<String>,
+    /// Publish a microphone: `synthetic` (a 440 Hz tone), `default`, or a device name.
+    #[arg(long)]
+    mic: Option<String>,
+    /// Share a screen: the display's index (0 is the first).
+    #[arg(long)]
+    screen: Option<u32>,
+}
+
+/// Opens the camera `--camera` names.
+fn camera(spec: &str) -> Result<Box<dyn VideoSource>> {
+    Ok(match spec {
+        "synthetic" => Box::new(SyntheticVideo::new(1280, 720, 30)?),
+        "default" => Box::new(Camera::open(None).context("opening the default camera")?),
+        index => {
+            let index: u32 =
+                index.parse().with_context(|| format!("--camera {index:?}: synthetic, default or an index"))?;
+            Box::new(Camera::open(Some(index)).with_context(|| format!("opening camera {index}"))?)
+        }
+    })
+}
+
+/// Opens the microphone `--mic` names.
+fn microphone(spec: &str) -> Result<Box<dyn AudioSource>> {
+    Ok(match spec {
+        "synthetic" => Box::new(SyntheticAudio::new(ToneGenerator::new(440.0, 0.3))),
+        "default" => Box::new(Microphone::open(None).context("opening the default microphone")?),
+        name => Box::new(Microphone::open(Some(name)).with_context(|| format!("opening microphone {name:?}"))?),
+    })
 }
 
 /// Writes one picture as PNG.
@@ -120,7 +157,26 @@ pub fn run(args: &JoinArgs) -> Result<()> {
             options.video = Some(tx);
             tokio::spawn(record(dir.clone(), rx));
         }
+        // Devices open before joining: a missing one is an error, not a silent meeting.
+        let camera = args.camera.as_deref().map(camera).transpose()?;
+        let microphone = args.mic.as_deref().map(microphone).transpose()?;
+        let screen = args
+            .screen
+            .map(|display| {
+                ScreenCapture::open(display, colloque_session::SCREEN_FPS as u32)
+                    .with_context(|| format!("opening display {display}"))
+            })
+            .transpose()?;
         let (session, mut events) = Session::connect(options).await?;
+        if let Some(source) = camera {
+            session.publish_camera(source)?;
+        }
+        if let Some(source) = microphone {
+            session.publish_microphone(source)?;
+        }
+        if let Some(source) = screen {
+            session.publish_screen(Box::new(source))?;
+        }
         let deadline =
             args.duration.map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
         let mut to_send = args.chat.iter();

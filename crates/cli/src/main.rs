@@ -31,7 +31,7 @@ enum Command {
     /// Capture the screen (or the synthetic pattern) and write an H.264 clip, with a live report.
     Demo(demo::DemoArgs),
     /// Join a LiveKit meeting without a window; one JSON line per event on stdout.
-    Join(join::JoinArgs),
+    Join(Box<join::JoinArgs>),
     /// Write the synthetic test pattern as a Y4M file (input for fixtures made by independent encoders).
     Pattern {
         /// Width in pixels.

@@ -16,6 +16,6 @@ pub mod text_stream;
 
 pub use error::SessionError;
 pub use event::{Event, Participant};
-pub use publish::Source;
+pub use publish::{Source, SCREEN_FPS};
 pub use receive::RemoteVideo;
 pub use session::{ConnectOptions, Events, Session};
