@@ -7,6 +7,7 @@ pub mod chat;
 pub mod encode;
 pub mod error;
 pub mod event;
+mod hear;
 mod peer;
 mod publish;
 mod receive;

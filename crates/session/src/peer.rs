@@ -156,7 +156,6 @@ fn codecs() -> Vec<(RtpCodecKind, RTCRtpCodecParameters)> {
     };
     vec![
         audio("audio/opus", OPUS_FMTP, 111),
-        audio("audio/red", "111/111", 63),
         // OpenH264 sends constrained baseline; every H.264 profile LiveKit forwards is decoded.
         video("video/H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", 125),
         video("video/H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", 102),

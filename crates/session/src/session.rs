@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use colloque_media::{AudioSource, VideoSource};
+use colloque_media::{AudioFrame, AudioSource, VideoSource};
 use livekit_protocol as proto;
 use livekit_signaling::{SignalClient, SignalEvent, SignalEvents, SignalOptions};
 use prost::Message as _;
@@ -24,6 +24,7 @@ use webrtc::peer_connection::{
 use crate::chat::{self, Chat};
 use crate::error::SessionError;
 use crate::event::Event;
+use crate::hear::Speakers;
 use crate::peer::{self, PeerEvent, Target};
 use crate::publish::{LocalTrack, Source};
 use crate::receive::{self, RemoteVideo};
@@ -41,12 +42,15 @@ pub struct ConnectOptions {
     pub auto_subscribe: bool,
     /// Where decoded remote video goes; without it, remote video is not decoded.
     pub video: Option<mpsc::Sender<RemoteVideo>>,
+    /// Where the remote audio goes, every participant mixed: mono 48 kHz blocks of 20 ms on a steady
+    /// clock, for the speaker and for echo cancellation's reference. Without it, audio is not decoded.
+    pub audio: Option<mpsc::Sender<AudioFrame>>,
 }
 
 impl ConnectOptions {
     /// Joins `url` with `token`, auto-subscribing.
     pub fn new(url: impl Into<String>, token: impl Into<String>) -> Self {
-        Self { url: url.into(), token: token.into(), auto_subscribe: true, video: None }
+        Self { url: url.into(), token: token.into(), auto_subscribe: true, video: None, audio: None }
     }
 }
 
@@ -153,7 +157,11 @@ impl Session {
             renegotiate: false,
             publisher_connected: false,
             publisher_negotiated: None,
+            hearing: Speakers::default(),
         };
+        if let Some(out) = engine.options.audio.clone() {
+            engine.hearing.play(out);
+        }
         engine.offer_publisher(false).await?;
         tokio::spawn(engine.run(signal_events, peer_rx, data_rx, command_rx));
         Ok((Self { commands, identity }, events))
@@ -285,6 +293,8 @@ struct Engine {
     publisher_connected: bool,
     /// The publisher's latest offer and its answer.
     publisher_negotiated: Option<(String, String)>,
+    /// Remote audio being played.
+    hearing: Speakers,
 }
 
 /// Why the serving loop ended.
@@ -653,6 +663,14 @@ impl Engine {
             kind: if video { "video" } else { "audio" }.into(),
             codec: mime.clone(),
         });
+        if !video {
+            if self.options.audio.is_some() && mime.eq_ignore_ascii_case("audio/opus") {
+                let hearing = self.hearing.clone();
+                let track_sid = track_sid.to_owned();
+                tokio::spawn(async move { hearing.receive(remote, track_sid).await });
+            }
+            return;
+        }
         let (Some(sink), Some(codec)) =
             (self.options.video.clone(), crate::assemble::Codec::from_mime(&mime))
         else {

@@ -277,3 +277,46 @@ async fn the_sdk_sees_the_native_camera_and_hears_its_microphone() {
     assert!(counters.windows(2).all(|w| w[0] < w[1]), "frame counters advance: {counters:?}");
     session.leave().await;
 }
+
+/// The native client hears LiveKit's Node SDK: its 440 Hz tone comes out of the session's mixed audio
+/// (jitter buffer, Opus decode, mixer) in 20 ms mono blocks, at the right pitch and a clear level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Node test peers: run through `make test`"]
+async fn native_hears_the_sdk_microphone() {
+    use colloque_media::synthetic::estimate_frequency;
+
+    let server = server().await;
+    let url = server.url();
+    let (audio_tx, mut audio) = tokio::sync::mpsc::channel(256);
+    let mut options = ConnectOptions::new(&url, token("native", "hear", &Grants::default()));
+    options.audio = Some(audio_tx);
+    let (session, mut events) = Session::connect(options).await.unwrap();
+    let node = chat_peer(&url, "hear", "hi", "heard", Some("vp8"), Vec::new());
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), events.recv()).await.unwrap().unwrap() {
+            Event::TrackSubscribed { kind, codec, .. } if kind == "audio" => {
+                assert_eq!(codec.to_ascii_lowercase(), "audio/opus");
+                break;
+            }
+            _ => continue,
+        }
+    }
+    // Let the jitter buffer fill and Opus settle, then listen for two seconds.
+    let mut heard = Vec::new();
+    let started = tokio::time::Instant::now();
+    while heard.len() < 2 * 48_000 {
+        let frame = tokio::time::timeout(Duration::from_secs(5), audio.recv()).await.unwrap().unwrap();
+        assert_eq!((frame.channels, frame.samples.len()), (1, 960), "20 ms mono blocks");
+        if started.elapsed() > Duration::from_secs(1) {
+            heard.extend_from_slice(&frame.samples);
+        }
+    }
+    session.send_chat("heard").unwrap();
+    let report = node.await.unwrap();
+    assert_eq!(report["errors"], serde_json::json!([]), "{report}");
+    let rms = (heard.iter().map(|s| s * s).sum::<f32>() / heard.len() as f32).sqrt();
+    let frequency = estimate_frequency(&heard, 48_000).unwrap_or_default();
+    assert!((frequency - 440.0).abs() < 5.0, "heard {frequency} Hz");
+    assert!(rms > 0.05, "rms {rms}");
+    session.leave().await;
+}
