@@ -46,7 +46,7 @@ pub struct JoinArgs {
     #[arg(long)]
     duration: Option<f64>,
     /// Decode remote video and write one picture per track per second there, as PNG
-    /// (`PARTICIPANT_SID-TRACK_SID-N.png`).
+    /// (`PARTICIPANT_SID-TRACK_SID-N.png`), and everything heard, mixed, as `audio.wav` (48 kHz mono).
     #[arg(long)]
     record_dir: Option<std::path::PathBuf>,
     /// Publish a camera: `synthetic` (the 720p test pattern), `default`, or a device index.
@@ -121,6 +121,35 @@ async fn record(
     }
 }
 
+/// Writes the mixed remote audio to `path` as it arrives; the file is finalised when the session ends.
+async fn record_audio(path: std::path::PathBuf, mut blocks: tokio::sync::mpsc::Receiver<colloque_media::AudioFrame>) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: colloque_media::frame::SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut wav = match hound::WavWriter::create(&path, spec) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "audio not recorded");
+            return;
+        }
+    };
+    while let Some(block) = blocks.recv().await {
+        for sample in block.samples {
+            if wav.write_sample((sample.clamp(-1.0, 1.0) * f32::from(i16::MAX)) as i16).is_err() {
+                tracing::warn!("audio recording stopped: write failed");
+                return;
+            }
+        }
+    }
+    match wav.finalize() {
+        Ok(()) => print(&serde_json::json!({ "event": "audio_saved", "path": path })),
+        Err(e) => tracing::warn!(error = %e, "audio recording not finalised"),
+    }
+}
+
 fn token(args: &JoinArgs) -> Result<String> {
     if let Some(token) = &args.token {
         return Ok(token.clone());
@@ -151,11 +180,15 @@ pub fn run(args: &JoinArgs) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let mut options = ConnectOptions::new(&args.url, token);
+        let mut recording_audio = None;
         if let Some(dir) = &args.record_dir {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             let (tx, rx) = tokio::sync::mpsc::channel(8);
             options.video = Some(tx);
             tokio::spawn(record(dir.clone(), rx));
+            let (tx, rx) = tokio::sync::mpsc::channel(50);
+            options.audio = Some(tx);
+            recording_audio = Some(tokio::spawn(record_audio(dir.join("audio.wav"), rx)));
         }
         // Devices open before joining: a missing one is an error, not a silent meeting.
         let camera = args.camera.as_deref().map(camera).transpose()?;
@@ -181,7 +214,8 @@ pub fn run(args: &JoinArgs) -> Result<()> {
             args.duration.map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
         let mut to_send = args.chat.iter();
         let mut joined = false;
-        loop {
+        let mut ended = false;
+        while !ended {
             let next = async {
                 match deadline {
                     Some(d) => tokio::time::timeout_at(d, events.recv()).await.ok(),
@@ -191,12 +225,12 @@ pub fn run(args: &JoinArgs) -> Result<()> {
             tokio::select! {
                 got = next => match got {
                     None => break, // duration over
-                    Some(None) => return Ok(()),
+                    Some(None) => ended = true,
                     Some(Some(event)) => {
                         print(&serde_json::to_value(&event)?);
                         match event {
                             Event::Joined { .. } => joined = true,
-                            Event::Disconnected { .. } => return Ok(()),
+                            Event::Disconnected { .. } => ended = true,
                             _ => {}
                         }
                     }
@@ -210,13 +244,19 @@ pub fn run(args: &JoinArgs) -> Result<()> {
                 }
             }
         }
-        session.leave().await;
-        // The session's last event says how it ended.
-        while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(2), events.recv()).await {
-            print(&serde_json::to_value(&event)?);
-            if matches!(event, Event::Disconnected { .. }) {
-                break;
+        if !ended {
+            session.leave().await;
+            // The session's last event says how it ended.
+            while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(2), events.recv()).await {
+                print(&serde_json::to_value(&event)?);
+                if matches!(event, Event::Disconnected { .. }) {
+                    break;
+                }
             }
+        }
+        // The session is over and has let go of the audio: the WAV file is finalised.
+        if let Some(recording) = recording_audio {
+            let _ = tokio::time::timeout(Duration::from_secs(2), recording).await;
         }
         Ok(())
     })

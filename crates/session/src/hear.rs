@@ -3,6 +3,7 @@
 //! steady clock, mixes them with a limiter and hands the block to the application, which plays it and
 //! gives the same block to echo cancellation as its far-end reference.
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,20 +21,22 @@ const PERIOD: Duration = Duration::from_millis(20);
 #[derive(Debug, Clone, Default)]
 pub struct Speakers {
     streams: Arc<Mutex<HashMap<String, JitterBuffer>>>,
+    /// Raised when the session ends: the playout task lets go of the application's channel.
+    stopped: Arc<AtomicBool>,
 }
 
 impl Speakers {
     /// Starts the playout clock: mixed mono 20 ms blocks go to `out` until it is dropped. A block the
     /// application did not take in time is dropped (its device queue is the one that must not starve).
     pub fn play(&self, out: mpsc::Sender<AudioFrame>) {
-        let streams = self.streams.clone();
+        let (streams, stopped) = (self.streams.clone(), self.stopped.clone());
         tokio::spawn(async move {
             let mut clock = tokio::time::interval(PERIOD);
             // A late tick (a busy runtime) is caught up, not skipped: the device consumes real time.
             clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
             let mut mixer = Mixer::new();
             let mut blocks: Vec<Vec<f32>> = Vec::new();
-            while !out.is_closed() {
+            while !out.is_closed() && !stopped.load(Ordering::Relaxed) {
                 clock.tick().await;
                 blocks.clear();
                 if let Ok(mut streams) = streams.lock() {
@@ -51,6 +54,11 @@ impl Speakers {
                 }
             }
         });
+    }
+
+    /// Stops the playout (the session ended).
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
     }
 
     /// Receives one remote Opus track into its jitter buffer until the track ends.

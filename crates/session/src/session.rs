@@ -364,6 +364,7 @@ impl Engine {
         for track in self.local.values() {
             track.stop();
         }
+        self.hearing.stop();
         let _ = self.publisher.close().await;
         let _ = self.subscriber.close().await;
         self.signal.close().await;
