@@ -66,8 +66,9 @@ fn camera(spec: &str) -> Result<Box<dyn VideoSource>> {
         "synthetic" => Box::new(SyntheticVideo::new(1280, 720, 30)?),
         "default" => Box::new(Camera::open(None).context("opening the default camera")?),
         index => {
-            let index: u32 =
-                index.parse().with_context(|| format!("--camera {index:?}: synthetic, default or an index"))?;
+            let index: u32 = index
+                .parse()
+                .with_context(|| format!("--camera {index:?}: synthetic, default or an index"))?;
             Box::new(Camera::open(Some(index)).with_context(|| format!("opening camera {index}"))?)
         }
     })
@@ -78,7 +79,9 @@ fn microphone(spec: &str) -> Result<Box<dyn AudioSource>> {
     Ok(match spec {
         "synthetic" => Box::new(SyntheticAudio::new(ToneGenerator::new(440.0, 0.3))),
         "default" => Box::new(Microphone::open(None).context("opening the default microphone")?),
-        name => Box::new(Microphone::open(Some(name)).with_context(|| format!("opening microphone {name:?}"))?),
+        name => {
+            Box::new(Microphone::open(Some(name)).with_context(|| format!("opening microphone {name:?}"))?)
+        }
     })
 }
 
@@ -122,7 +125,10 @@ async fn record(
 }
 
 /// Writes the mixed remote audio to `path` as it arrives; the file is finalised when the session ends.
-async fn record_audio(path: std::path::PathBuf, mut blocks: tokio::sync::mpsc::Receiver<colloque_media::AudioFrame>) {
+async fn record_audio(
+    path: std::path::PathBuf,
+    mut blocks: tokio::sync::mpsc::Receiver<colloque_media::AudioFrame>,
+) {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: colloque_media::frame::SAMPLE_RATE,

@@ -13,20 +13,14 @@ fn run(args: &[&str]) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     // Shown on failure, and in the test log as the smoke run's figures.
     println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "colloque-cli {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "colloque-cli {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     stdout
 }
 
 /// The first number on the line that starts with `label`.
 fn figure(stdout: &str, label: &str) -> f64 {
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with(label))
-        .unwrap_or_else(|| panic!("no line for {label:?}"));
+    let line =
+        stdout.lines().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("no line for {label:?}"));
     line[label.len()..]
         .split_whitespace()
         .find_map(|w| w.parse::<f64>().ok())

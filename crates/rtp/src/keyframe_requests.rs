@@ -40,7 +40,8 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests {
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
         if let Packet::Rtcp(packets) = &msg.message.packet {
-            let requests: Vec<_> = packets.iter().filter(|p| is_keyframe_request(p.as_ref())).cloned().collect();
+            let requests: Vec<_> =
+                packets.iter().filter(|p| is_keyframe_request(p.as_ref())).cloned().collect();
             if requests.is_empty() {
                 return Ok(());
             }

@@ -7,7 +7,13 @@
 /// media section of `kind` (`"audio"`, `"video"`), or in the section with `mid` when given. Among several
 /// (H.264 profiles) the first in the section's preference order whose format parameters contain every
 /// `key=value` of `fmtp_wanted` wins, else the first of that name.
-pub fn payload_type(sdp: &str, kind: &str, mid: Option<&str>, name: &str, fmtp_wanted: &[&str]) -> Option<u8> {
+pub fn payload_type(
+    sdp: &str,
+    kind: &str,
+    mid: Option<&str>,
+    name: &str,
+    fmtp_wanted: &[&str],
+) -> Option<u8> {
     let section = sections(sdp).find(|s| {
         s.kind == kind && mid.is_none_or(|m| s.lines.iter().any(|l| l.strip_prefix("a=mid:") == Some(m)))
     })?;
@@ -32,9 +38,9 @@ pub fn payload_type(sdp: &str, kind: &str, mid: Option<&str>, name: &str, fmtp_w
 /// The `mid` of the media section that carries track `track_id` (its `a=msid:<stream> <track>` line).
 pub fn mid_of_track(sdp: &str, track_id: &str) -> Option<String> {
     let section = sections(sdp).find(|s| {
-        s.lines.iter().any(|l| {
-            l.strip_prefix("a=msid:").and_then(|v| v.split_whitespace().nth(1)) == Some(track_id)
-        })
+        s.lines
+            .iter()
+            .any(|l| l.strip_prefix("a=msid:").and_then(|v| v.split_whitespace().nth(1)) == Some(track_id))
     })?;
     section.lines.iter().find_map(|l| l.strip_prefix("a=mid:")).map(str::to_owned)
 }
@@ -115,7 +121,8 @@ mod tests {
 
     #[test]
     fn a_tracks_section_is_found_by_its_msid() {
-        let offer = "m=audio 9 X 111\r\na=mid:0\r\na=msid:S1 mic\r\nm=video 9 X 96\r\na=mid:1\r\na=msid:S2 cam\r\n";
+        let offer =
+            "m=audio 9 X 111\r\na=mid:0\r\na=msid:S1 mic\r\nm=video 9 X 96\r\na=mid:1\r\na=msid:S2 cam\r\n";
         assert_eq!(mid_of_track(offer, "cam").as_deref(), Some("1"));
         assert_eq!(mid_of_track(offer, "mic").as_deref(), Some("0"));
         assert_eq!(mid_of_track(offer, "screen"), None);
@@ -124,6 +131,9 @@ mod tests {
     #[test]
     fn garbage_finds_nothing() {
         assert_eq!(payload_type("", "video", None, "VP8", &[]), None);
-        assert_eq!(payload_type("m=video\r\na=rtpmap:x\r\na=rtpmap:300 VP8/90000", "video", None, "VP8", &[]), None);
+        assert_eq!(
+            payload_type("m=video\r\na=rtpmap:x\r\na=rtpmap:300 VP8/90000", "video", None, "VP8", &[]),
+            None
+        );
     }
 }

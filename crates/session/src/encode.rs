@@ -34,7 +34,13 @@ pub struct Layer {
 /// h360 450 kbps, h720 1.7 Mbps), interpolated by pixel count.
 fn camera_bitrate(width: u32, height: u32) -> u32 {
     let pixels = f64::from(width) * f64::from(height);
-    let per_pixel = if height <= 180 { 160_000.0 / 57_600.0 } else if height <= 360 { 450_000.0 / 230_400.0 } else { 1_700_000.0 / 921_600.0 };
+    let per_pixel = if height <= 180 {
+        160_000.0 / 57_600.0
+    } else if height <= 360 {
+        450_000.0 / 230_400.0
+    } else {
+        1_700_000.0 / 921_600.0
+    };
     (pixels * per_pixel).max(50_000.0) as u32
 }
 
@@ -46,7 +52,11 @@ fn scaled(width: u32, height: u32, divisor: u32) -> (u32, u32) {
 /// A camera's layers: full size, half, quarter (three for 720p: 180p/360p/720p), fewer when the
 /// smaller ones would be under 90 lines. Smallest first, as LiveKit lists them.
 pub fn camera_layers(width: u32, height: u32) -> Vec<Layer> {
-    let names = [("f", proto::VideoQuality::High), ("h", proto::VideoQuality::Medium), ("q", proto::VideoQuality::Low)];
+    let names = [
+        ("f", proto::VideoQuality::High),
+        ("h", proto::VideoQuality::Medium),
+        ("q", proto::VideoQuality::Low),
+    ];
     let mut layers: Vec<Layer> = names
         .iter()
         .enumerate()
@@ -152,7 +162,9 @@ pub fn encode_video(
             continue;
         }
         // A source faster than the track's rate (a 30 fps screen shared at 15) is thinned here.
-        if last_encoded.is_some_and(|t| frame.timestamp.as_micros().saturating_sub(t.as_micros()) + 2_000 < min_interval_us) {
+        if last_encoded.is_some_and(|t| {
+            frame.timestamp.as_micros().saturating_sub(t.as_micros()) + 2_000 < min_interval_us
+        }) {
             continue;
         }
         last_encoded = Some(frame.timestamp);
@@ -174,7 +186,9 @@ pub fn encode_video(
                 Ok(Some(encoded)) => match out.try_send(VideoPacket { layer: i, frame: encoded }) {
                     Ok(()) => {}
                     // The network is behind: this frame is lost, so the next one must stand alone.
-                    Err(mpsc::error::TrySendError::Full(_)) => control.keyframe[i].store(true, Ordering::Relaxed),
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        control.keyframe[i].store(true, Ordering::Relaxed)
+                    }
                     Err(mpsc::error::TrySendError::Closed(_)) => return Ok(()),
                 },
                 Ok(None) => {}
@@ -217,7 +231,13 @@ pub fn encode_audio(
         let muted = control.muted.load(Ordering::Relaxed);
         // Muted, the microphone still runs (unmuting is instant) but only silence is encoded, which DTX
         // reduces to almost nothing.
-        pending.extend(frame.samples.chunks(channels).map(|c| if muted { 0.0 } else { c.iter().sum::<f32>() / channels as f32 }));
+        pending.extend(frame.samples.chunks(channels).map(|c| {
+            if muted {
+                0.0
+            } else {
+                c.iter().sum::<f32>() / channels as f32
+            }
+        }));
         while pending.len() >= FRAME_SAMPLES {
             let block: Vec<f32> = pending.drain(..FRAME_SAMPLES).collect();
             let level = audio_level(&block);

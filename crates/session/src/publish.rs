@@ -192,7 +192,14 @@ impl LocalTrack {
         };
         let rids = local.layers.iter().map(|l| l.rid).collect();
         let negotiated = local.negotiated.subscribe();
-        tokio::spawn(write_video(sample_track, local.ssrcs.clone(), rids, negotiated, local.control.clone(), frames));
+        tokio::spawn(write_video(
+            sample_track,
+            local.ssrcs.clone(),
+            rids,
+            negotiated,
+            local.control.clone(),
+            frames,
+        ));
         local.start_video(source, events.clone());
         Ok(local)
     }
@@ -278,7 +285,8 @@ impl LocalTrack {
         let spawned = std::thread::Builder::new().name("encode-microphone".into()).spawn(move || {
             if let Err(reason) = encode::encode_audio(source, &control, &stop, &out) {
                 tracing::warn!(reason, "microphone publishing stopped");
-                let _ = events.send(Event::PublishFailed { source: Source::Microphone.name().into(), reason });
+                let _ =
+                    events.send(Event::PublishFailed { source: Source::Microphone.name().into(), reason });
             }
         });
         if let Err(e) = spawned {
@@ -292,7 +300,8 @@ impl LocalTrack {
         proto::AddTrackRequest {
             cid: self.cid.clone(),
             name: self.source.name().into(),
-            r#type: if self.source.video() { proto::TrackType::Video } else { proto::TrackType::Audio } as i32,
+            r#type: if self.source.video() { proto::TrackType::Video } else { proto::TrackType::Audio }
+                as i32,
             source: self.source.proto() as i32,
             width: top.map_or(0, |l| l.width),
             height: top.map_or(0, |l| l.height),
@@ -329,7 +338,13 @@ impl LocalTrack {
     /// writes start with them. Returns whether the answer has the codec at all.
     pub fn negotiate(&self, offer_sdp: &str, answer_sdp: &str) -> bool {
         let pt = if self.source.video() {
-            colloque_rtp::sdp::payload_type(answer_sdp, "video", None, "H264", &["packetization-mode=1", "profile-level-id=42e01f"])
+            colloque_rtp::sdp::payload_type(
+                answer_sdp,
+                "video",
+                None,
+                "H264",
+                &["packetization-mode=1", "profile-level-id=42e01f"],
+            )
         } else {
             colloque_rtp::sdp::payload_type(answer_sdp, "audio", None, "opus", &[])
         };
@@ -404,7 +419,8 @@ async fn write_video(
         let (Some(&ssrc), Some(last)) = (ssrcs.get(layer), previous.get_mut(layer)) else { continue };
         let micros = frame.timestamp.as_micros();
         // The RTP clock advances by the time since this layer's previous frame.
-        let duration = Duration::from_micros(last.map_or(33_333, |p| micros.saturating_sub(p).clamp(1_000, 1_000_000)));
+        let duration =
+            Duration::from_micros(last.map_or(33_333, |p| micros.saturating_sub(p).clamp(1_000, 1_000_000)));
         *last = Some(micros);
         let Some(Negotiated { payload_type, mid }) = negotiated.borrow().clone() else { continue };
         let mut extensions = vec![colloque_rtp::sdes::mid(&mid)];
@@ -469,7 +485,9 @@ async fn keyframe_requests(track: Arc<dyn TrackLocal>, ssrcs: Vec<u32>, control:
     while !control.stop.load(Ordering::Relaxed) {
         while let Some(event) = track.poll().await {
             let TrackLocalEvent::OnRtcpPacket(packets) = event else { continue };
-            for packet in packets.iter().filter(|p| colloque_rtp::keyframe_requests::is_keyframe_request(p.as_ref())) {
+            for packet in
+                packets.iter().filter(|p| colloque_rtp::keyframe_requests::is_keyframe_request(p.as_ref()))
+            {
                 for ssrc in packet.destination_ssrc() {
                     if let Some(layer) = ssrcs.iter().position(|s| *s == ssrc) {
                         control.keyframe[layer].store(true, Ordering::Relaxed);

@@ -420,13 +420,19 @@ impl Engine {
             }
             In::TrackPublished(published) => self.track_published(published).await,
             In::SubscribedQualityUpdate(update) => {
-                if let Some(track) = self.local.values().find(|t| t.sid.as_deref() == Some(update.track_sid.as_str())) {
+                if let Some(track) =
+                    self.local.values().find(|t| t.sid.as_deref() == Some(update.track_sid.as_str()))
+                {
                     track.subscribed(&update);
                 }
             }
             In::Mute(request) => {
                 // The server (a moderator) muted one of this client's tracks.
-                let kind = self.local.values().find(|t| t.sid.as_deref() == Some(request.sid.as_str())).map(|t| t.source);
+                let kind = self
+                    .local
+                    .values()
+                    .find(|t| t.sid.as_deref() == Some(request.sid.as_str()))
+                    .map(|t| t.source);
                 if let Some(kind) = kind {
                     self.mute(kind, request.muted).await;
                 }
@@ -484,7 +490,10 @@ impl Engine {
         let Some((offer, answer)) = &self.publisher_negotiated else { return };
         for track in self.local.values().filter(|t| t.sender.is_some()) {
             if !track.negotiate(offer, answer) {
-                tracing::warn!(source = track.source.name(), "the server's answer has no codec for this track");
+                tracing::warn!(
+                    source = track.source.name(),
+                    "the server's answer has no codec for this track"
+                );
             }
         }
     }

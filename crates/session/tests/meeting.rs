@@ -238,7 +238,9 @@ async fn a_cut_signalling_connection_is_resumed_without_losing_or_doubling_chat(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_native_camera_is_received_in_the_simulcast_layer_asked_for() {
     use colloque_media::synthetic::{read_stamp, SyntheticVideo};
-    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
 
     let server = server().await;
     let url = server.url();

@@ -3,8 +3,8 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use livekit_protocol::SignalTarget;
 use colloque_rtp::KeyframeRequests;
+use livekit_protocol::SignalTarget;
 use rtc::interceptor::Slot;
 use rtc::peer_connection::event::RTCTrackEventInit;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -245,4 +245,3 @@ pub async fn build(
         .await?;
     Ok(Arc::new(pc))
 }
-
