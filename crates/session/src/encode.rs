@@ -212,7 +212,7 @@ pub fn audio_level(samples: &[f32]) -> u8 {
         return 127;
     }
     let dbov = 10.0 * mean_square.log10();
-    (-dbov).clamp(0.0, 127.0) as u8
+    (-dbov).round().clamp(0.0, 127.0) as u8
 }
 
 /// Runs a microphone track's encoding (Opus, mono, FEC, DTX) until told to stop, the writer goes away,

@@ -106,6 +106,21 @@ pub enum Event {
         /// Now muted.
         muted: bool,
     },
+    /// A caption: a transcription segment appeared or changed (interim text grows, the final one
+    /// settles it).
+    Caption {
+        /// Identity of who spoke.
+        speaker: String,
+        /// The transcribed track, when the agent said.
+        track_sid: String,
+        /// Segment id: later events with the same id replace its text.
+        segment_id: String,
+        /// The text so far.
+        text: String,
+        /// Whether the segment is settled.
+        #[serde(rename = "final")]
+        is_final: bool,
+    },
     /// Who is speaking now, loudest first.
     ActiveSpeakers {
         /// Identities.

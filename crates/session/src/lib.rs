@@ -3,6 +3,7 @@
 //! about the app or its UI. Remote video is decoded (H.264, VP8, VP9) on one thread per track; camera, screen and microphone
 //! are encoded (H.264 simulcast, Opus) on one thread per source.
 pub mod assemble;
+pub mod captions;
 pub mod chat;
 pub mod encode;
 pub mod error;

@@ -12,6 +12,8 @@ pub struct Roster {
     local_sid: String,
     /// By sid; the version is the server's, to ignore stale updates.
     members: HashMap<String, (Participant, u32)>,
+    /// Published track sid → its publisher's identity (captions name the speaker by track).
+    track_owners: HashMap<String, String>,
 }
 
 fn participant(info: &proto::ParticipantInfo) -> Participant {
@@ -40,6 +42,10 @@ impl Roster {
         });
         self.local_sid = local.sid.clone();
         self.members.clear();
+        self.track_owners.clear();
+        for info in join.participant.iter().chain(&join.other_participants) {
+            self.note_tracks(info);
+        }
         if let Some(info) = &join.participant {
             self.members.insert(info.sid.clone(), (local.clone(), info.version));
         }
@@ -61,6 +67,11 @@ impl Roster {
         let mut events = Vec::new();
         for info in &update.participants {
             let gone = info.state == proto::participant_info::State::Disconnected as i32;
+            if gone {
+                self.track_owners.retain(|_, identity| *identity != info.identity);
+            } else {
+                self.note_tracks(info);
+            }
             match self.members.get(&info.sid) {
                 _ if gone => {
                     if info.sid == self.local_sid {
@@ -121,6 +132,17 @@ impl Roster {
             }
         }
         events
+    }
+
+    fn note_tracks(&mut self, info: &proto::ParticipantInfo) {
+        for track in &info.tracks {
+            self.track_owners.insert(track.sid.clone(), info.identity.clone());
+        }
+    }
+
+    /// Who published this track.
+    pub fn track_owner(&self, track_sid: &str) -> Option<&str> {
+        self.track_owners.get(track_sid).map(String::as_str)
     }
 
     /// The participant with this sid.

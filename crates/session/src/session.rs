@@ -21,6 +21,7 @@ use webrtc::peer_connection::{
     PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription,
 };
 
+use crate::captions::{self, Captions};
 use crate::chat::{self, Chat};
 use crate::error::SessionError;
 use crate::event::Event;
@@ -147,6 +148,7 @@ impl Session {
             outbox: VecDeque::new(),
             roster,
             chat: Chat::default(),
+            captions: Captions::default(),
             streams: Assembler::default(),
             data_tx,
             speakers: HashMap::new(),
@@ -277,6 +279,7 @@ struct Engine {
     outbox: VecDeque<Vec<u8>>,
     roster: Roster,
     chat: Chat,
+    captions: Captions,
     streams: Assembler,
     data_tx: UnboundedSender<Data>,
     /// Active speakers by sid, with their level.
@@ -723,14 +726,43 @@ impl Engine {
                     self.emit(event);
                 }
             }
+            Some(Value::Transcription(transcription)) => {
+                for event in self.captions.from_legacy(transcription) {
+                    self.emit(event);
+                }
+            }
             Some(Value::StreamHeader(_) | Value::StreamChunk(_) | Value::StreamTrailer(_)) => {
                 match self.streams.push(&packet) {
+                    Ok(Some(text)) if text.topic == captions::TOPIC => {
+                        let roster = &self.roster;
+                        let caption = self
+                            .captions
+                            .from_stream(&text, false, |t| roster.track_owner(t).map(str::to_owned));
+                        if let Some(event) = caption {
+                            self.emit(event);
+                        }
+                    }
                     Ok(Some(text)) => {
                         if let Some(event) = self.chat.from_stream(text) {
                             self.emit(event);
                         }
                     }
-                    Ok(None) => {}
+                    Ok(None) => {
+                        // Captions show while they stream in.
+                        if let Some(Value::StreamChunk(chunk)) = &packet.value {
+                            let partial =
+                                self.streams.progress(&packet.participant_identity, &chunk.stream_id);
+                            if let Some(text) = partial.filter(|t| t.topic == captions::TOPIC) {
+                                let roster = &self.roster;
+                                let caption = self
+                                    .captions
+                                    .from_stream(&text, true, |t| roster.track_owner(t).map(str::to_owned));
+                                if let Some(event) = caption {
+                                    self.emit(event);
+                                }
+                            }
+                        }
+                    }
                     Err(e) => tracing::debug!(error = %e, "text stream dropped"),
                 }
             }

@@ -130,6 +130,28 @@ impl Assembler {
         }
     }
 
+    /// A stream still open, as far as it arrived (its chunks from the first without a gap), for topics
+    /// shown while they grow (captions). `None` for an unknown stream or text cut inside a character.
+    pub fn progress(&self, sender: &str, stream_id: &str) -> Option<Text> {
+        let (key, open) = self.open.iter().find(|((s, id), _)| s == sender && id == stream_id)?;
+        let mut bytes = Vec::with_capacity(open.bytes);
+        for (expected, (index, chunk)) in open.chunks.iter().enumerate() {
+            if *index != expected as u64 {
+                break;
+            }
+            bytes.extend_from_slice(chunk);
+        }
+        let text = String::from_utf8(bytes).ok()?;
+        Some(Text {
+            id: key.1.clone(),
+            sender: key.0.clone(),
+            topic: open.topic.clone(),
+            text,
+            attributes: open.attributes.clone(),
+            timestamp: open.timestamp,
+        })
+    }
+
     /// Forgets everything a participant had in flight (it left).
     pub fn forget(&mut self, identity: &str) {
         self.open.retain(|(sender, _), _| sender != identity);

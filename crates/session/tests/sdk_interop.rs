@@ -26,7 +26,9 @@ fn chat_peer(
     publish: Option<&'static str>,
     extra: Vec<String>,
 ) -> tokio::task::JoinHandle<serde_json::Value> {
-    let (url, node_token) = (url.to_owned(), token("node", room, &Grants::default()));
+    // A peer that sends captions joins as what sends them in a meeting: an agent.
+    let agent = extra.iter().any(|a| a == "--captions");
+    let (url, node_token) = (url.to_owned(), token("node", room, &Grants { agent, ..Grants::default() }));
     tokio::spawn(async move {
         let mut args = vec![
             "--url",
@@ -318,5 +320,46 @@ async fn native_hears_the_sdk_microphone() {
     let frequency = estimate_frequency(&heard, 48_000).unwrap_or_default();
     assert!((frequency - 440.0).abs() < 5.0, "heard {frequency} Hz");
     assert!(rms > 0.05, "rms {rms}");
+    session.leave().await;
+}
+
+/// An SDK peer acting as a transcription agent for its own microphone: segment SG_1 as `lk.transcription`
+/// text streams (interim, then final), SG_2 as a legacy transcription packet. The native client shows
+/// each change once, with the speaker and the final flag, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Node test peers: run through `make test`"]
+async fn captions_from_text_streams_and_legacy_packets_arrive_once_with_their_speaker() {
+    let server = server().await;
+    let url = server.url();
+    let (session, mut events) =
+        Session::connect(ConnectOptions::new(&url, token("native", "captions", &Grants::default())))
+            .await
+            .unwrap();
+    let node = chat_peer(&url, "captions", "after captions", "done", Some("vp8"), vec!["--captions".into()]);
+    let mut captions = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), events.recv()).await.unwrap().unwrap();
+        match event {
+            Event::Caption { speaker, segment_id, text, is_final, .. } => {
+                captions.push((speaker, segment_id, text, is_final))
+            }
+            // The chat message follows the captions on the same reliable channel.
+            Event::Chat { text, .. } if text == "after captions" => break,
+            _ => {}
+        }
+    }
+    session.send_chat("done").unwrap();
+    let report = node.await.unwrap();
+    assert_eq!(report["errors"], serde_json::json!([]), "{report}");
+    // A one-shot stream shows as interim when its chunk arrives, final with its trailer.
+    let expected = [
+        ("node", "SG_1", "bonjour", false),
+        ("node", "SG_1", "bonjour à tous", false),
+        ("node", "SG_1", "bonjour à tous", true),
+        ("node", "SG_2", "deuxième phrase", true),
+    ];
+    let got: Vec<_> =
+        captions.iter().map(|(s, id, t, f)| (s.as_str(), id.as_str(), t.as_str(), *f)).collect();
+    assert_eq!(got, expected);
     session.leave().await;
 }

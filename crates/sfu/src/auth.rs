@@ -44,6 +44,9 @@ pub struct Admission {
     pub attributes: HashMap<String, String>,
     /// What it may do.
     pub permissions: Permissions,
+    /// Joined as an agent (token `kind: "agent"`): a transcription or AI participant, the only kind whose
+    /// legacy transcription packets are relayed.
+    pub agent: bool,
 }
 
 /// Why a join was refused; [`AuthError::status`] is the HTTP status LiveKit answers with.
@@ -180,6 +183,7 @@ impl KeyStore {
             metadata: claims.metadata.clone(),
             attributes: claims.attributes.clone(),
             permissions,
+            agent: claims.kind == "agent",
         })
     }
 }

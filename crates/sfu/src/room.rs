@@ -242,6 +242,11 @@ impl Rooms {
             joined_at_ms: millis,
             version: 1,
             permission: Some(permission(admission)),
+            kind: if admission.agent {
+                proto::participant_info::Kind::Agent
+            } else {
+                proto::participant_info::Kind::Standard
+            } as i32,
             client_protocol,
             ..Default::default()
         };

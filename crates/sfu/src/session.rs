@@ -853,7 +853,7 @@ async fn relay_data(dc: Arc<dyn DataChannel>, rooms: Rooms, admission: Admission
         sid: &sid,
         identity: &admission.identity,
         hidden: admission.permissions.hidden,
-        agent: false,
+        agent: admission.agent,
     };
     while let Some(event) = dc.poll().await {
         match event {

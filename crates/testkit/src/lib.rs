@@ -26,11 +26,13 @@ pub struct Grants {
     pub update_own_metadata: bool,
     /// No `canPublish`.
     pub no_publish: bool,
+    /// Joins as an agent (`kind: "agent"`), as transcription agents do.
+    pub agent: bool,
 }
 
 /// A join token for `identity` (also its name) in `room`.
 pub fn token(identity: &str, room: &str, grants: &Grants) -> String {
-    AccessToken::with_api_key(API_KEY, API_SECRET)
+    let token = AccessToken::with_api_key(API_KEY, API_SECRET)
         .with_identity(identity)
         .with_name(identity)
         .with_grants(VideoGrants {
@@ -41,9 +43,9 @@ pub fn token(identity: &str, room: &str, grants: &Grants) -> String {
             can_publish_data: Some(true),
             can_update_own_metadata: Some(grants.update_own_metadata),
             ..Default::default()
-        })
-        .to_jwt()
-        .unwrap()
+        });
+    let token = if grants.agent { token.with_kind("agent") } else { token };
+    token.to_jwt().unwrap()
 }
 
 /// Where the Node test peers live (`tests/peers`, installed by `scripts/setup-peers.sh`).
