@@ -121,6 +121,22 @@ pub enum Event {
         #[serde(rename = "final")]
         is_final: bool,
     },
+    /// Someone reacted (Visio's floating emoji).
+    Reaction {
+        /// Identity.
+        from: String,
+        /// The emoji.
+        emoji: String,
+    },
+    /// Another Visio notification (`participantWaiting` when someone knocks at the lobby, …).
+    Notification {
+        /// Identity of the sender (empty for the server).
+        from: String,
+        /// Its `type`.
+        kind: String,
+        /// Its `data`, as sent.
+        data: serde_json::Value,
+    },
     /// Who is speaking now, loudest first.
     ActiveSpeakers {
         /// Identities.

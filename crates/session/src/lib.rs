@@ -9,6 +9,7 @@ pub mod encode;
 pub mod error;
 pub mod event;
 mod hear;
+pub mod notify;
 mod peer;
 mod publish;
 mod receive;

@@ -65,6 +65,7 @@ const MAX_OUTBOX: usize = 256;
 
 enum Command {
     Chat { id: String, text: String },
+    Reaction(String),
     PublishVideo { kind: Source, source: Box<dyn VideoSource> },
     PublishAudio(Box<dyn AudioSource>),
     Mute { kind: Source, muted: bool },
@@ -181,6 +182,11 @@ impl Session {
             .send(Command::Chat { id: id.clone(), text: text.to_owned() })
             .map_err(|_| SessionError::Ended)?;
         Ok(id)
+    }
+
+    /// Sends a reaction (an emoji) to everyone, as Visio's web client does.
+    pub fn send_reaction(&self, emoji: &str) -> Result<(), SessionError> {
+        self.command(Command::Reaction(emoji.to_owned()))
     }
 
     /// Says how large a remote video track is shown (`Some((width, height))` in pixels), or that it is not
@@ -336,6 +342,9 @@ impl Engine {
                         for packet in chat::packets(&id, &text, now_ms()) {
                             self.send_data(packet.encode_to_vec()).await;
                         }
+                    }
+                    Some(Command::Reaction(emoji)) => {
+                        self.send_data(crate::notify::reaction(&emoji).encode_to_vec()).await;
                     }
                     Some(Command::PublishVideo { kind, source }) => self.publish_video(kind, source).await,
                     Some(Command::PublishAudio(source)) => self.publish_audio(source).await,
@@ -722,7 +731,9 @@ impl Engine {
         match &packet.value {
             Some(Value::User(user)) => {
                 let from = packet.participant_identity.clone();
-                if let Some(event) = self.chat.from_legacy(&from, user) {
+                let event =
+                    self.chat.from_legacy(&from, user).or_else(|| crate::notify::from_packet(&from, user));
+                if let Some(event) = event {
                     self.emit(event);
                 }
             }

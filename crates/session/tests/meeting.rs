@@ -54,7 +54,7 @@ async fn drain(events: &mut Events, window: Duration) -> Vec<Event> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_native_clients_meet_chat_once_see_attributes_and_the_leave() {
+async fn two_native_clients_meet_chat_once_react_see_attributes_and_the_leave() {
     let server = server().await;
     let url = server.url();
     let (alice, mut alice_events) =
@@ -127,9 +127,33 @@ async fn two_native_clients_meet_chat_once_see_attributes_and_the_leave() {
     .await;
     assert_eq!(changed, (vec!["handRaisedAt".to_string()], Some("2026-11-28T10:00:00.000Z".to_string())));
 
-    // No second copy of any chat message turned up meanwhile.
+    // A reaction, in Visio's notification format; and the lobby's knock sent by the server API.
+    alice.send_reaction("👏").unwrap();
+    let reaction = wait_for(&mut bob_events, "alice's reaction", |e| match e {
+        Event::Reaction { from, emoji } => Some((from.clone(), emoji.clone())),
+        _ => None,
+    })
+    .await;
+    assert_eq!(reaction, ("alice".to_string(), "👏".to_string()));
+    server
+        .rooms()
+        .send_data(&livekit_protocol::SendDataRequest {
+            room: "salle".into(),
+            data: br#"{"type":"participantWaiting"}"#.to_vec(),
+            kind: livekit_protocol::data_packet::Kind::Reliable as i32,
+            ..Default::default()
+        })
+        .unwrap();
+    let knock = wait_for(&mut bob_events, "the lobby notification", |e| match e {
+        Event::Notification { kind, .. } => Some(kind.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(knock, "participantWaiting");
+
+    // No second copy of any chat message or reaction turned up meanwhile.
     let later = drain(&mut bob_events, Duration::from_millis(500)).await;
-    assert!(!later.iter().any(|e| matches!(e, Event::Chat { .. })), "{later:?}");
+    assert!(!later.iter().any(|e| matches!(e, Event::Chat { .. } | Event::Reaction { .. })), "{later:?}");
 
     alice.leave().await;
     let reason = wait_for(&mut bob_events, "alice's leave", |e| match e {
