@@ -2,7 +2,7 @@
 //! until the next frame is due), scales each simulcast layer, encodes it, and hands the result to the
 //! track's async writer. What the network side wants (keyframes, which layers, mute, stop) reaches the
 //! thread through [`Control`], a few atomics it reads once per frame.
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use colloque_media::codec::h264::{ContentMode, H264Config, H264Encoder};
 use colloque_media::codec::opus::{self, OpusConfig, OpusEncoder, FRAME_SAMPLES};
@@ -92,8 +92,12 @@ pub fn screen_layer(width: u32, height: u32) -> Layer {
 pub struct Control {
     /// A keyframe is wanted on this layer (PLI/FIR, a new subscriber, a dropped frame).
     pub keyframe: [AtomicBool; MAX_LAYERS],
-    /// Someone watches this layer (`SubscribedQualityUpdate`); unwatched layers are not encoded.
+    /// Nobody watches this layer (`SubscribedQualityUpdate`): it is not encoded.
     pub paused: [AtomicBool; MAX_LAYERS],
+    /// Congestion control turned this layer off: it is not encoded.
+    pub congested: [AtomicBool; MAX_LAYERS],
+    /// Bitrate congestion control gives this layer; 0 for its preset.
+    pub bitrate_bps: [AtomicU32; MAX_LAYERS],
     /// The user muted the track: nothing is encoded.
     pub muted: AtomicBool,
     /// The track is gone: its threads and tasks end.
@@ -153,6 +157,7 @@ pub fn encode_video(
     let mut scaler = Scaler::new();
     let min_interval_us = (1_000_000.0 / max_fps.max(1.0)) as u64;
     let mut last_encoded: Option<Timestamp> = None;
+    let mut applied: Vec<u32> = layers.iter().map(|l| l.bitrate_bps).collect();
     while !control.stop.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
         let frame = source.next_frame().map_err(|e| e.to_string())?;
         if control.muted.load(Ordering::Relaxed) || out.is_closed() {
@@ -169,8 +174,19 @@ pub fn encode_video(
         }
         last_encoded = Some(frame.timestamp);
         for (i, (layer, encoder)) in layers.iter().zip(encoders.iter_mut()).enumerate() {
-            if control.paused[i].load(Ordering::Relaxed) {
+            if control.paused[i].load(Ordering::Relaxed) || control.congested[i].load(Ordering::Relaxed) {
                 continue;
+            }
+            let wanted = match control.bitrate_bps[i].load(Ordering::Relaxed) {
+                0 => layer.bitrate_bps,
+                granted => granted,
+            };
+            // Small changes are not worth a rate-control reset.
+            if wanted.abs_diff(applied[i]) > applied[i] / 10 {
+                match encoder.set_bitrate(wanted) {
+                    Ok(()) => applied[i] = wanted,
+                    Err(e) => tracing::debug!(layer = layer.rid, error = %e, "bitrate not changed"),
+                }
             }
             let picture;
             let input = if frame.width() == layer.width && frame.height() == layer.height {

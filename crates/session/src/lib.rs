@@ -2,6 +2,7 @@
 //! data on two webrtc-rs peer connections, a room model and one stream of typed [`Event`]s. Knows nothing
 //! about the app or its UI. Remote video is decoded (H.264, VP8, VP9) on one thread per track; camera, screen and microphone
 //! are encoded (H.264 simulcast, Opus) on one thread per source.
+pub mod allocate;
 pub mod assemble;
 pub mod captions;
 pub mod chat;

@@ -1,11 +1,16 @@
 //! The client side of LiveKit's two peer connections: what they negotiate (codecs a Colloque client sends
 //! and decodes) and how their callbacks reach the session task, as [`PeerEvent`]s.
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use colloque_rtp::KeyframeRequests;
 use livekit_protocol as proto;
-use rtc::interceptor::Slot;
+use rtc::interceptor::{BandwidthEstimator, EstimatorStats, Gcc, PacketReport, Slot};
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_congestion_control, CongestionFeedback,
+};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
@@ -186,12 +191,76 @@ pub fn ice_servers(servers: &[proto::IceServer]) -> Vec<RTCIceServer> {
         .collect()
 }
 
-/// Builds one of the two connections; its events go to `tx`.
+/// Where the estimate starts: enough for a 720p simulcast camera and a microphone, so a call starts
+/// sharp on a good network; GCC lowers it within seconds on a poor one.
+const INITIAL_ESTIMATE: f64 = 2_500_000.0;
+const MIN_ESTIMATE: f64 = 100_000.0;
+/// A camera and a shared screen at their presets, with room to spare.
+const MAX_ESTIMATE: f64 = 8_000_000.0;
+
+/// The send-side bandwidth estimate in bits per second, as the congestion controller last set it
+/// (`f64` bits in an atomic: written inside the interceptor chain, read by the session task).
+#[derive(Debug, Clone)]
+pub struct Estimate(Arc<AtomicU64>);
+
+impl Default for Estimate {
+    fn default() -> Self {
+        Self(Arc::new(AtomicU64::new(INITIAL_ESTIMATE.to_bits())))
+    }
+}
+
+impl Estimate {
+    /// Bits per second.
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
+
+/// An estimator that publishes its target after every change (the chain owns it; this is the only way
+/// the number gets out).
+struct Published<E> {
+    inner: E,
+    estimate: Estimate,
+}
+
+impl<E: BandwidthEstimator> Published<E> {
+    fn publish(&self) {
+        self.estimate.0.store(self.inner.target_bitrate().to_bits(), Ordering::Relaxed);
+    }
+}
+
+impl<E: BandwidthEstimator> BandwidthEstimator for Published<E> {
+    fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
+        self.inner.on_reports(now, reports);
+        self.publish();
+    }
+
+    fn target_bitrate(&self) -> f64 {
+        self.inner.target_bitrate()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.inner.handle_timeout(now);
+        self.publish();
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.inner.poll_timeout()
+    }
+
+    fn stats(&self) -> EstimatorStats {
+        self.inner.stats()
+    }
+}
+
+/// Builds one of the two connections; its events go to `tx`. With `estimate`, the connection runs
+/// send-side congestion control and publishes its estimate there.
 pub async fn build(
     target: Target,
     ice: Vec<RTCIceServer>,
     addrs: Vec<String>,
     tx: UnboundedSender<PeerEvent>,
+    estimate: Option<Estimate>,
 ) -> Result<Arc<dyn PeerConnection>, RtcError> {
     let mut media = MediaEngine::default();
     for (kind, codec) in codecs() {
@@ -202,7 +271,21 @@ pub async fn build(
         RtpCodecKind::Audio,
         None,
     )?;
-    let registry = register_default_interceptors(Registry::new(), &mut media)?
+    let registry = match estimate {
+        // Send-side congestion control on the connection that sends media: Google Congestion Control
+        // over transport-wide feedback, a pacer at its target; the target is published for the encoders.
+        Some(estimate) => {
+            let gcc = Gcc::new(INITIAL_ESTIMATE, MIN_ESTIMATE, MAX_ESTIMATE);
+            configure_congestion_control(
+                Registry::new(),
+                Published { inner: gcc, estimate },
+                CongestionFeedback::Twcc,
+                &mut media,
+            )?
+        }
+        None => Registry::new(),
+    };
+    let registry = register_default_interceptors(registry, &mut media)?
         // Keyframe requests on this client's video reach its encoders.
         .with(Slot::Custom(20_000), KeyframeRequests::default());
     let pc = PeerConnectionBuilder::new()

@@ -392,6 +392,23 @@ impl LocalTrack {
         }
     }
 
+    /// Applies congestion control's share: a bitrate per layer, or off (a layer coming back starts with
+    /// a keyframe).
+    pub fn apply(&self, grants: &[crate::allocate::Grant]) {
+        use crate::allocate::Grant;
+        for (i, grant) in grants.iter().enumerate().take(encode::MAX_LAYERS) {
+            let (off, bitrate) = match grant {
+                Grant::On(bps) => (false, *bps),
+                Grant::Off => (true, 0),
+            };
+            let was_off = self.control.congested[i].swap(off, Ordering::Relaxed);
+            self.control.bitrate_bps[i].store(bitrate, Ordering::Relaxed);
+            if was_off && !off {
+                self.control.keyframe[i].store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Stops the encoding thread; the writer ends with it.
     pub fn stop(&self) {
         self.control.stop.store(true, Ordering::Relaxed);

@@ -21,6 +21,7 @@ use webrtc::peer_connection::{
     PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription,
 };
 
+use crate::allocate::{self, Grant};
 use crate::captions::{self, Captions};
 use crate::chat::{self, Chat};
 use crate::error::SessionError;
@@ -60,6 +61,8 @@ impl ConnectOptions {
 const PROTOCOL: u32 = 16;
 /// ICE candidates kept while their connection has no remote description yet, at most.
 const MAX_EARLY_CANDIDATES: usize = 64;
+/// How often the bandwidth estimate is shared out again between the video layers.
+const ALLOCATION_PERIOD: Duration = Duration::from_millis(500);
 /// Data waiting for the publisher's reliable channel to open, at most.
 const MAX_OUTBOX: usize = 256;
 
@@ -117,8 +120,16 @@ impl Session {
         let (peer_tx, peer_rx) = mpsc::unbounded_channel();
         let ice = peer::ice_servers(&join.ice_servers);
         let addrs = peer::local_addrs(host_ip);
-        let publisher = peer::build(Target::Publisher, ice.clone(), addrs.clone(), peer_tx.clone()).await?;
-        let subscriber = peer::build(Target::Subscriber, ice, addrs, peer_tx.clone()).await?;
+        let estimate = peer::Estimate::default();
+        let publisher = peer::build(
+            Target::Publisher,
+            ice.clone(),
+            addrs.clone(),
+            peer_tx.clone(),
+            Some(estimate.clone()),
+        )
+        .await?;
+        let subscriber = peer::build(Target::Subscriber, ice, addrs, peer_tx.clone(), None).await?;
         let (data_tx, data_rx) = mpsc::unbounded_channel();
         let reliable = publisher.create_data_channel("_reliable", None).await?;
         let lossy = publisher
@@ -161,6 +172,8 @@ impl Session {
             publisher_connected: false,
             publisher_negotiated: None,
             hearing: Speakers::default(),
+            estimate,
+            last_grants: Vec::new(),
         };
         if let Some(out) = engine.options.audio.clone() {
             engine.hearing.play(out);
@@ -304,6 +317,10 @@ struct Engine {
     publisher_negotiated: Option<(String, String)>,
     /// Remote audio being played.
     hearing: Speakers,
+    /// The publisher connection's bandwidth estimate.
+    estimate: peer::Estimate,
+    /// What congestion control last gave the video layers (logged when it changes).
+    last_grants: Vec<Vec<Grant>>,
 }
 
 /// Why the serving loop ended.
@@ -320,8 +337,11 @@ impl Engine {
         mut data_rx: UnboundedReceiver<Data>,
         mut commands: UnboundedReceiver<Command>,
     ) {
+        let mut allocation = tokio::time::interval(ALLOCATION_PERIOD);
+        allocation.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let end = loop {
             tokio::select! {
+                _ = allocation.tick() => self.allocate(),
                 event = signal_events.recv() => match event {
                     Some(SignalEvent::Message(message)) => {
                         if let Some(end) = self.server_message(*message).await {
@@ -539,6 +559,34 @@ impl Engine {
             }))
             .await;
         Ok(())
+    }
+
+    /// Shares the bandwidth estimate between the published video (screen first, then camera).
+    fn allocate(&mut self) {
+        let video: Vec<&LocalTrack> = [Source::Screen, Source::Camera]
+            .iter()
+            .filter_map(|s| self.local.get(s))
+            .filter(|t| !t.muted())
+            .collect();
+        if video.is_empty() {
+            return;
+        }
+        let audio = self.local.get(&Source::Microphone).is_some_and(|t| !t.muted());
+        let layers: Vec<&[crate::encode::Layer]> = video.iter().map(|t| t.layers.as_slice()).collect();
+        let estimate = self.estimate.get();
+        let grants = allocate::allocate(estimate, audio, &layers);
+        for (track, grant) in video.iter().zip(&grants) {
+            track.apply(grant);
+        }
+        let layers_on = |g: &[Vec<Grant>]| g.iter().flatten().filter(|g| **g != Grant::Off).count();
+        if layers_on(&grants) != layers_on(&self.last_grants) {
+            tracing::info!(
+                estimate_bps = estimate as u64,
+                layers = layers_on(&grants),
+                "video layers follow the bandwidth estimate"
+            );
+        }
+        self.last_grants = grants;
     }
 
     async fn publish_video(&mut self, kind: Source, source: Box<dyn VideoSource>) {
