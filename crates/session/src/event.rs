@@ -137,6 +137,14 @@ pub enum Event {
         /// Its `data`, as sent.
         data: serde_json::Value,
     },
+    /// Congestion control changed how many video layers this client sends (a poorer network turns the
+    /// larger ones off; they come back with the bandwidth).
+    SendBandwidth {
+        /// The send-side estimate, bits per second.
+        estimate_bps: u64,
+        /// Video layers being sent, every published video track together.
+        video_layers: usize,
+    },
     /// Who is speaking now, loudest first.
     ActiveSpeakers {
         /// Identities.

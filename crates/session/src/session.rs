@@ -580,11 +580,13 @@ impl Engine {
         }
         let layers_on = |g: &[Vec<Grant>]| g.iter().flatten().filter(|g| **g != Grant::Off).count();
         if layers_on(&grants) != layers_on(&self.last_grants) {
-            tracing::info!(
+            let video_layers = layers_on(&grants);
+            tracing::debug!(
                 estimate_bps = estimate as u64,
-                layers = layers_on(&grants),
+                video_layers,
                 "video layers follow the bandwidth estimate"
             );
+            self.emit(Event::SendBandwidth { estimate_bps: estimate as u64, video_layers });
         }
         self.last_grants = grants;
     }

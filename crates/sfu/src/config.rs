@@ -55,6 +55,9 @@ pub struct ServerConfig {
     /// How long a participant whose signalling connection dropped stays in its room, waiting for its client
     /// to resume (LiveKit: 15 s). Its media keeps flowing meanwhile.
     pub resume_window: Duration,
+    /// The media address clients are told, per bound socket (a NAT's public side, a test's impairment
+    /// relay); none: the bound address.
+    pub advertise: Option<crate::peer::AddressMap>,
 }
 
 /// LiveKit's: "If you terminate the application without calling disconnect(), your participant disappears
@@ -145,7 +148,7 @@ impl ServerConfig {
             return Err(ConfigError::EmptySecret(key.clone()));
         }
         let bind = bind.parse().map_err(|_| ConfigError::Bind(bind.to_string()))?;
-        Ok(Self { bind, keys, webhook: None, resume_window: DEFAULT_RESUME_WINDOW })
+        Ok(Self { bind, keys, webhook: None, resume_window: DEFAULT_RESUME_WINDOW, advertise: None })
     }
 }
 

@@ -1,6 +1,6 @@
 //! Building the server's side of a participant's two peer connections (LiveKit's publisher and subscriber
 //! transports), and turning their callbacks into [`PeerEvent`]s for the participant's session task.
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use colloque_rtp::KeyframeRequests;
@@ -66,12 +66,19 @@ impl std::fmt::Debug for PeerEvent {
 struct Events {
     target: SignalTarget,
     tx: UnboundedSender<PeerEvent>,
+    advertise: Option<AddressMap>,
 }
 
 #[async_trait::async_trait]
 impl PeerConnectionEventHandler for Events {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
-        match event.candidate.to_json().map(|init| serde_json::to_string(&init)) {
+        let json = event.candidate.to_json().map(|mut init| {
+            if let Some(map) = &self.advertise {
+                init.candidate = advertised(&init.candidate, map);
+            }
+            serde_json::to_string(&init)
+        });
+        match json {
             Ok(Ok(init)) => {
                 let _ = self.tx.send(PeerEvent::Candidate { target: self.target, init });
             }
@@ -201,8 +208,40 @@ pub fn offered_codec(codec: &RTCRtpCodec) -> Option<RTCRtpCodecParameters> {
 /// The audio-level header extension (RFC 6464) that `SpeakersChanged` is computed from.
 pub use colloque_rtp::AUDIO_LEVEL_URI;
 
+/// What the server tells clients its media address is, given the socket it bound: the public side of a
+/// NAT, or a test's impairment relay in front of it.
+#[derive(Clone)]
+pub struct AddressMap(pub Arc<dyn Fn(SocketAddr) -> SocketAddr + Send + Sync>);
+
+impl std::fmt::Debug for AddressMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AddressMap")
+    }
+}
+
+impl PartialEq for AddressMap {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for AddressMap {}
+
+/// An ICE candidate line (`candidate:F 1 udp P IP PORT typ host …`) with its address mapped; anything
+/// unparsable is left as it is.
+pub fn advertised(candidate: &str, map: &AddressMap) -> String {
+    let fields: Vec<&str> = candidate.split(' ').collect();
+    let (Some(ip), Some(port)) = (fields.get(4), fields.get(5)) else { return candidate.to_owned() };
+    let Ok(addr) = format!("{ip}:{port}").parse::<SocketAddr>() else { return candidate.to_owned() };
+    let mapped = (map.0)(addr);
+    let mut out: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+    out[4] = mapped.ip().to_string();
+    out[5] = mapped.port().to_string();
+    out.join(" ")
+}
+
 /// Where the server's ICE sockets go.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PeerConfig {
     /// Local addresses to gather host candidates on (port 0). An unspecified address means every
     /// non-loopback interface.
@@ -210,6 +249,8 @@ pub struct PeerConfig {
     /// Offer and accept audio redundancy (RED). The server does; a client without it (a test, a plain
     /// Opus peer) leaves it out.
     pub red: bool,
+    /// Candidates are advertised through this map (none: as bound).
+    pub advertise: Option<AddressMap>,
 }
 
 /// Builds one of a participant's two connections; its events go to `tx`.
@@ -239,7 +280,7 @@ pub async fn build(
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(media)
         .with_interceptor_registry(registry)
-        .with_handler(Arc::new(Events { target, tx }))
+        .with_handler(Arc::new(Events { target, tx, advertise: config.advertise.clone() }))
         .with_udp_addrs(addrs)
         .build()
         .await?;

@@ -26,7 +26,8 @@ impl SfuServer {
     /// Binds `config.bind` and serves on the current tokio runtime.
     pub async fn start(config: ServerConfig) -> std::io::Result<Self> {
         let rooms = Rooms::with_webhooks(config.webhook_config().map(Notifier::start));
-        let peer = PeerConfig { ips: media_ips(config.bind.ip()), red: true };
+        let peer =
+            PeerConfig { ips: media_ips(config.bind.ip()), red: true, advertise: config.advertise.clone() };
         let state = AppState {
             keys: KeyStore::new(config.keys),
             rooms: rooms.clone(),

@@ -184,7 +184,13 @@ impl std::fmt::Debug for PublishedTrack {
 struct Layers {
     ssrc: [Option<u32>; LAYERS],
     last_keyframe_request: [Option<Instant>; LAYERS],
+    /// When each layer's last packet came: a layer silent for [`LAYER_TIMEOUT`] counts as not sent (the
+    /// publisher's congestion control or dynacast turned it off), and its subscribers go down a layer.
+    last_packet: [Option<Instant>; LAYERS],
 }
+
+/// A layer with no packet for this long is taken as stopped.
+const LAYER_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
 
 impl PublishedTrack {
     /// Wraps a remote track whose first packets arrived with `codec`.
@@ -328,19 +334,19 @@ impl PublishedTrack {
 
     async fn forward(&self, packet: rtp::Packet) {
         // One look at the layer table per packet: which layer this is, and which layers are being sent.
+        let now = Instant::now();
         let (layer, sending) = {
-            let layers = self.layers.lock().unwrap_or_else(PoisonError::into_inner);
-            match layers.ssrc.iter().position(|s| *s == Some(packet.header.ssrc)) {
-                Some(l) => (l as u8, layers.ssrc.map(|s| s.is_some())),
-                None => return,
-            }
+            let mut layers = self.layers.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(l) = layers.ssrc.iter().position(|s| *s == Some(packet.header.ssrc)) else { return };
+            layers.last_packet[l] = Some(now);
+            let live = |t: Option<Instant>| t.is_some_and(|t| now.duration_since(t) < LAYER_TIMEOUT);
+            (l as u8, layers.last_packet.map(live))
         };
         if let Some(id) = self.audio_level_extension {
             if let Some(level) = packet.header.get_extension(id).as_deref().and_then(speakers::level_of) {
                 self.levels.observe(level);
             }
         }
-        let now = Instant::now();
         let mut keyframe_wanted = [false; LAYERS];
         // RED: the plain packets this one stands for (a garbage RED payload gives none).
         let plain = self.red.as_ref().map(|unwrapper| {

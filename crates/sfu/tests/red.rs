@@ -63,7 +63,7 @@ async fn client(url: &str, token: &str, red: bool, publish: Option<Arc<TrackLoca
         tokio_tungstenite::connect_async(format!("{url}/rtc?access_token={token}&protocol=16"))
             .await
             .unwrap();
-    let config = PeerConfig { ips: vec![std::net::Ipv4Addr::LOCALHOST.into()], red };
+    let config = PeerConfig { ips: vec![std::net::Ipv4Addr::LOCALHOST.into()], red, ..Default::default() };
     let (peer_tx, mut peer_rx) = mpsc::unbounded_channel::<PeerEvent>();
     let subscriber = peer::build(&config, proto::SignalTarget::Subscriber, peer_tx.clone()).await.unwrap();
     let publisher = peer::build(&config, proto::SignalTarget::Publisher, peer_tx).await.unwrap();

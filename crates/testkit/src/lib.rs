@@ -3,6 +3,9 @@
 // Test support: a failure here is a failed test, said as plainly as possible.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod impair;
+pub use impair::{ImpairedNetwork, Impairment};
+
 use std::path::PathBuf;
 use std::time::Duration;
 

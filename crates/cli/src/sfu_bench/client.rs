@@ -92,7 +92,11 @@ pub async fn run(
         tokio_tungstenite::connect_async(format!("{url}/rtc?access_token={token}&protocol=16"))
             .await
             .context("connecting")?;
-    let config = PeerConfig { ips: vec![std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)], red: false };
+    let config = PeerConfig {
+        ips: vec![std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)],
+        red: false,
+        ..Default::default()
+    };
     let (peer_tx, mut peer_rx) = mpsc::unbounded_channel::<PeerEvent>();
     let subscriber = peer::build(&config, proto::SignalTarget::Subscriber, peer_tx.clone()).await?;
     let publisher = peer::build(&config, proto::SignalTarget::Publisher, peer_tx).await?;

@@ -1,0 +1,141 @@
+//! A meeting over a bad network: Colloque's SFU advertises a userspace impairment relay
+//! (`colloque_testkit::ImpairedNetwork`) in front of each of its media sockets, so every packet between
+//! the native clients and the server is dropped, delayed or rate-limited as the test says.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use colloque_media::synthetic::{
+    estimate_frequency, read_stamp, SyntheticAudio, SyntheticVideo, ToneGenerator,
+};
+use colloque_session::{ConnectOptions, Event, Events, RemoteVideo, Session};
+use colloque_sfu::config::ServerConfig;
+use colloque_sfu::peer::AddressMap;
+use colloque_sfu::SfuServer;
+use colloque_testkit::{token, Grants, ImpairedNetwork, Impairment};
+use tokio::sync::mpsc::Receiver;
+
+async fn server(network: &ImpairedNetwork) -> SfuServer {
+    let mut config = ServerConfig::from_args("127.0.0.1:0", &colloque_testkit::keys()).unwrap();
+    config.advertise = Some(AddressMap(network.advertise()));
+    SfuServer::start(config).await.unwrap()
+}
+
+/// Alice publishes a 440 Hz microphone and a 640×360 camera; Bob receives both.
+struct Call {
+    _server: SfuServer,
+    alice: Session,
+    alice_events: Events,
+    bob: Session,
+    bob_events: Events,
+    video: Receiver<RemoteVideo>,
+    audio: Receiver<colloque_media::AudioFrame>,
+}
+
+async fn call(network: &ImpairedNetwork, room: &str) -> Call {
+    let server = server(network).await;
+    let url = server.url();
+    let (alice, alice_events) =
+        Session::connect(ConnectOptions::new(&url, token("alice", room, &Grants::default()))).await.unwrap();
+    alice.publish_microphone(Box::new(SyntheticAudio::new(ToneGenerator::new(440.0, 0.5)))).unwrap();
+    alice.publish_camera(Box::new(SyntheticVideo::new(640, 360, 30).unwrap())).unwrap();
+    let (video_tx, video) = tokio::sync::mpsc::channel(256);
+    let (audio_tx, audio) = tokio::sync::mpsc::channel(512);
+    let mut options = ConnectOptions::new(&url, token("bob", room, &Grants::default()));
+    options.video = Some(video_tx);
+    options.audio = Some(audio_tx);
+    let (bob, bob_events) = Session::connect(options).await.unwrap();
+    Call { _server: server, alice, alice_events, bob, bob_events, video, audio }
+}
+
+/// The first event `pick` accepts within `within`.
+async fn wait_for<T>(
+    events: &mut Events,
+    within: Duration,
+    mut pick: impl FnMut(&Event) -> Option<T>,
+) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + within;
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        if let Some(found) = pick(&event) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// Frame counters of Bob's readable pictures over `window` (unreadable ones count as `None`).
+async fn pictures(video: &mut Receiver<RemoteVideo>, window: Duration) -> Vec<Option<u32>> {
+    let deadline = tokio::time::Instant::now() + window;
+    let mut out = Vec::new();
+    while let Ok(Some(v)) = tokio::time::timeout_at(deadline, video.recv()).await {
+        out.push(read_stamp(&v.frame).map(|s| s.counter));
+    }
+    out
+}
+
+/// Audio Bob hears over `window`, as 20 ms blocks.
+async fn listen(audio: &mut Receiver<colloque_media::AudioFrame>, window: Duration) -> Vec<Vec<f32>> {
+    while audio.try_recv().is_ok() {} // what queued before
+    let deadline = tokio::time::Instant::now() + window;
+    let mut blocks = Vec::new();
+    while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, audio.recv()).await {
+        blocks.push(frame.samples);
+    }
+    blocks
+}
+
+/// 5 % loss and 80 ms each way: the tone stays continuous (FEC and concealment fill the gaps) and the
+/// picture keeps moving; after a second with every packet lost, video comes back by itself (the receiver
+/// asks for a keyframe, the sender makes one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_stays_continuous_and_video_recovers_through_loss_delay_and_a_blackout() {
+    let network = ImpairedNetwork::new(Impairment {
+        loss: 0.05,
+        delay: Duration::from_millis(80),
+        ..Default::default()
+    });
+    let mut call = call(&network, "lossy").await;
+    wait_for(&mut call.bob_events, Duration::from_secs(20), |e| {
+        matches!(e, Event::FirstFrame { .. }).then_some(())
+    })
+    .await
+    .expect("no picture through the lossy network");
+    // Let the jitter buffer settle on the delay, then listen.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (blocks, before) = tokio::join!(
+        listen(&mut call.audio, Duration::from_secs(3)),
+        pictures(&mut call.video, Duration::from_secs(3))
+    );
+    let samples: Vec<f32> = blocks.concat();
+    let frequency = estimate_frequency(&samples, 48_000).unwrap_or_default();
+    assert!((frequency - 440.0).abs() < 5.0, "heard {frequency} Hz");
+    let silent = blocks
+        .iter()
+        .filter(|b| (b.iter().map(|s| s * s).sum::<f32>() / b.len().max(1) as f32).sqrt() < 0.1)
+        .count();
+    assert!(blocks.len() >= 100, "{} blocks in 3 s", blocks.len());
+    assert!(silent * 20 <= blocks.len(), "{silent} of {} blocks silent", blocks.len());
+    let readable: Vec<u32> = before.iter().flatten().copied().collect();
+    assert!(readable.len() >= 20, "{} readable pictures in 3 s of {}", readable.len(), before.len());
+
+    // A blackout: nothing gets through for a second.
+    network.set(Impairment { loss: 1.0, ..Default::default() });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    network.set(Impairment { loss: 0.05, delay: Duration::from_millis(80), ..Default::default() });
+    while call.video.try_recv().is_ok() {}
+    let after: Vec<u32> =
+        pictures(&mut call.video, Duration::from_secs(6)).await.into_iter().flatten().collect();
+    let last_before = readable.iter().max().copied().unwrap_or_default();
+    let fresh: Vec<u32> = after.into_iter().filter(|c| *c > last_before + 30).collect();
+    assert!(fresh.len() >= 20, "video did not recover after the blackout: {fresh:?}");
+    // Alice's encoders never failed, and congestion control kept at least her smallest layer on.
+    while let Ok(event) = call.alice_events.try_recv() {
+        match event {
+            Event::PublishFailed { source, reason } => panic!("{source}: {reason}"),
+            Event::SendBandwidth { video_layers, .. } => assert!(video_layers >= 1),
+            _ => {}
+        }
+    }
+    call.alice.leave().await;
+    call.bob.leave().await;
+}
