@@ -89,19 +89,17 @@ async fn listen(audio: &mut Receiver<colloque_media::AudioFrame>, window: Durati
 /// asks for a keyframe, the sender makes one).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_stays_continuous_and_video_recovers_through_loss_delay_and_a_blackout() {
-    let network = ImpairedNetwork::new(Impairment {
-        loss: 0.05,
-        delay: Duration::from_millis(80),
-        ..Default::default()
-    });
+    let lossy = Impairment { loss: 0.05, delay: Duration::from_millis(80), ..Default::default() };
+    let network = ImpairedNetwork::new(Impairment::default());
     let mut call = call(&network, "lossy").await;
     wait_for(&mut call.bob_events, Duration::from_secs(20), |e| {
         matches!(e, Event::FirstFrame { .. }).then_some(())
     })
     .await
-    .expect("no picture through the lossy network");
-    // Let the jitter buffer settle on the delay, then listen.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    .expect("no picture");
+    // The network turns bad mid-call; the jitter buffer settles on the delay, then Bob listens.
+    network.set(lossy);
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let (blocks, before) = tokio::join!(
         listen(&mut call.audio, Duration::from_secs(3)),
         pictures(&mut call.video, Duration::from_secs(3))
@@ -121,7 +119,7 @@ async fn audio_stays_continuous_and_video_recovers_through_loss_delay_and_a_blac
     // A blackout: nothing gets through for a second.
     network.set(Impairment { loss: 1.0, ..Default::default() });
     tokio::time::sleep(Duration::from_secs(1)).await;
-    network.set(Impairment { loss: 0.05, delay: Duration::from_millis(80), ..Default::default() });
+    network.set(lossy);
     while call.video.try_recv().is_ok() {}
     let after: Vec<u32> =
         pictures(&mut call.video, Duration::from_secs(6)).await.into_iter().flatten().collect();
