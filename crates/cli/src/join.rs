@@ -165,15 +165,20 @@ fn token(args: &JoinArgs) -> Result<String> {
     else {
         bail!("give --token, or all of --api-key, --api-secret, --room and --identity");
     };
+    mint(key, secret, room, identity, args.name.as_deref().unwrap_or(identity))
+}
+
+/// A join token signed with a development server's API key.
+pub fn mint(key: &str, secret: &str, room: &str, identity: &str, name: &str) -> Result<String> {
     AccessToken::with_api_key(key, secret)
         .with_identity(identity)
-        .with_name(args.name.as_deref().unwrap_or(identity))
-        .with_grants(VideoGrants { room_join: true, room: room.clone(), ..Default::default() })
+        .with_name(name)
+        .with_grants(VideoGrants { room_join: true, room: room.to_owned(), ..Default::default() })
         .to_jwt()
         .context("minting the access token")
 }
 
-fn print(line: &serde_json::Value) {
+pub fn print(line: &serde_json::Value) {
     let mut out = std::io::stdout().lock();
     // A closed stdout (piped into `head`) is not an error worth dying for.
     let _ = writeln!(out, "{line}");

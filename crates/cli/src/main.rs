@@ -5,6 +5,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bots;
 mod demo;
 mod join;
 mod sfu_bench;
@@ -28,6 +29,8 @@ enum Command {
         #[command(subcommand)]
         what: BenchTarget,
     },
+    /// Start synthetic participants (pattern + tone) in a meeting, for load or a hand test.
+    Bots(Box<bots::BotsArgs>),
     /// Capture the screen (or the synthetic pattern) and write an H.264 clip, with a live report.
     Demo(demo::DemoArgs),
     /// Join a LiveKit meeting without a window; one JSON line per event on stdout.
@@ -68,6 +71,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Bench { what: BenchTarget::Media(args) } => bench::media(&args),
         Command::Bench { what: BenchTarget::Sfu(args) } => sfu_bench::sfu(&args),
+        Command::Bots(args) => bots::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Join(args) => join::run(&args),
         Command::Pattern { width, height, frames, out } => y4m::write_pattern(&out, width, height, frames),
