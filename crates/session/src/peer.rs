@@ -1,11 +1,11 @@
 //! The client side of LiveKit's two peer connections: what they negotiate (codecs a Colloque client sends
-//! and decodes) and how their callbacks reach the session task, as [`PeerEvent`]s.
+//! and decodes); their callbacks reach the session task as `colloque_rtp`'s [`PeerEvent`]s.
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use colloque_rtp::KeyframeRequests;
+use colloque_rtp::{KeyframeRequests, PeerEvent, PeerEvents};
 use livekit_protocol as proto;
 use rtc::interceptor::{BandwidthEstimator, EstimatorStats, Gcc, PacketReport, Slot};
 use rtc::peer_connection::configuration::interceptor_registry::{
@@ -16,106 +16,13 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use rtc::shared::error::Error as RtcError;
 use tokio::sync::mpsc::UnboundedSender;
-use webrtc::data_channel::DataChannel;
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
-    PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceServer, RTCPeerConnectionIceEvent,
-    RTCPeerConnectionState, Registry,
+    RTCConfigurationBuilder, RTCIceServer, Registry,
 };
 
 /// Which of the two connections.
 pub type Target = proto::SignalTarget;
-
-/// What a peer connection tells the session task.
-pub enum PeerEvent {
-    /// A local ICE candidate to trickle, as `RTCIceCandidateInit` JSON.
-    Candidate {
-        /// Which connection.
-        target: Target,
-        /// The candidate.
-        init: String,
-    },
-    /// The connection state changed.
-    State {
-        /// Which connection.
-        target: Target,
-        /// New state.
-        state: RTCPeerConnectionState,
-    },
-    /// The server opened a data channel (on the subscriber connection).
-    DataChannel(Arc<dyn DataChannel>),
-    /// The server started sending a track; its first packets arrived, so its codec is known.
-    Track {
-        /// The track.
-        remote: Arc<dyn TrackRemote>,
-        /// Its SSRC.
-        ssrc: u32,
-        /// Its stream id: LiveKit's `PA_…|TR_…` (publisher sid, track sid).
-        stream_id: String,
-        /// Codec mime type (`video/VP8`, `audio/opus`, …).
-        mime: String,
-    },
-}
-
-impl std::fmt::Debug for PeerEvent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Candidate { target, .. } => write!(f, "Candidate({target:?})"),
-            Self::State { target, state } => write!(f, "State({target:?}, {state})"),
-            Self::DataChannel(_) => f.write_str("DataChannel"),
-            Self::Track { stream_id, mime, .. } => write!(f, "Track({stream_id}, {mime})"),
-        }
-    }
-}
-
-struct Events {
-    target: Target,
-    tx: UnboundedSender<PeerEvent>,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for Events {
-    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
-        match event.candidate.to_json().map(|init| serde_json::to_string(&init)) {
-            Ok(Ok(init)) => {
-                let _ = self.tx.send(PeerEvent::Candidate { target: self.target, init });
-            }
-            _ => tracing::warn!("local ICE candidate not serialisable"),
-        }
-    }
-
-    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        let _ = self.tx.send(PeerEvent::State { target: self.target, state });
-    }
-
-    async fn on_data_channel(&self, data_channel: Arc<dyn DataChannel>) {
-        let _ = self.tx.send(PeerEvent::DataChannel(data_channel));
-    }
-
-    async fn on_track(&self, remote: Arc<dyn TrackRemote>) {
-        // The track's first event is its first packet's stream opening, which names the codec.
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            while let Some(event) = remote.poll().await {
-                if let TrackRemoteEvent::OnOpen(init) = event {
-                    let Some(codec) = remote.codec(init.ssrc).await else {
-                        tracing::warn!(ssrc = init.ssrc, "remote track without a codec: ignored");
-                        return;
-                    };
-                    let stream_id = remote.stream_id().await;
-                    let _ = tx.send(PeerEvent::Track {
-                        remote,
-                        ssrc: init.ssrc,
-                        stream_id,
-                        mime: codec.mime_type,
-                    });
-                    return;
-                }
-            }
-        });
-    }
-}
 
 /// Opus with in-band FEC, as LiveKit's clients offer it.
 pub(crate) const OPUS_FMTP: &str = "minptime=10;useinbandfec=1";
@@ -307,7 +214,7 @@ pub async fn build(
         .with_configuration(RTCConfigurationBuilder::new().with_ice_servers(ice).build())
         .with_media_engine(media)
         .with_interceptor_registry(registry)
-        .with_handler(Arc::new(Events { target, tx }))
+        .with_handler(Arc::new(PeerEvents::new(target, tx, None)))
         .with_udp_addrs(addrs)
         .build()
         .await?;

@@ -77,10 +77,11 @@ struct Negotiated {
     mid: String,
 }
 
-/// The media a track carries.
+/// The media a track carries: the webrtc-rs track, and where its encoding thread's output goes (kept so
+/// that a replacement source feeds the same writer).
 enum Media {
-    Video(Arc<TrackLocalStaticSample>),
-    Audio(Arc<TrackLocalStaticRTP>),
+    Video(Arc<TrackLocalStaticSample>, mpsc::Sender<VideoPacket>),
+    Audio(Arc<TrackLocalStaticRTP>, mpsc::Sender<AudioPacket>),
 }
 
 /// A published (or being published) track.
@@ -104,9 +105,6 @@ pub struct LocalTrack {
     muted: bool,
     /// Raised to end the current encoding thread (on a source switch, or with the track).
     thread_stop: Arc<AtomicBool>,
-    /// Where the encoding thread's output goes; kept so a replacement source feeds the same writer.
-    video_out: Option<mpsc::Sender<VideoPacket>>,
-    audio_out: Option<mpsc::Sender<AudioPacket>>,
 }
 
 impl std::fmt::Debug for LocalTrack {
@@ -152,6 +150,22 @@ fn encoding(rid: &str, codec: RTCRtpCodec) -> RTCRtpEncodingParameters {
 }
 
 impl LocalTrack {
+    fn new(source: Source, cid: String, layers: Vec<Layer>, ssrcs: Vec<u32>, media: Media) -> Self {
+        Self {
+            source,
+            cid,
+            sid: None,
+            layers,
+            control: Arc::new(Control::default()),
+            ssrcs,
+            media,
+            negotiated: watch::Sender::new(None),
+            sender: None,
+            muted: false,
+            thread_stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
     /// A video track (camera or screen) fed by `source`; its encoding thread starts now.
     pub fn video(
         kind: Source,
@@ -175,21 +189,7 @@ impl LocalTrack {
         );
         let sample_track = Arc::new(TrackLocalStaticSample::new(Instant::now(), track)?);
         let (out, frames) = mpsc::channel(QUEUE);
-        let mut local = Self {
-            source: kind,
-            cid,
-            sid: None,
-            layers,
-            control: Arc::new(Control::default()),
-            ssrcs,
-            media: Media::Video(sample_track.clone()),
-            negotiated: watch::Sender::new(None),
-            sender: None,
-            muted: false,
-            thread_stop: Arc::new(AtomicBool::new(false)),
-            video_out: Some(out),
-            audio_out: None,
-        };
+        let mut local = Self::new(kind, cid, layers, ssrcs, Media::Video(sample_track.clone(), out));
         let rids = local.layers.iter().map(|l| l.rid).collect();
         let negotiated = local.negotiated.subscribe();
         tokio::spawn(write_video(
@@ -218,21 +218,8 @@ impl LocalTrack {
         );
         let rtp_track = Arc::new(TrackLocalStaticRTP::new(track));
         let (out, packets) = mpsc::channel(QUEUE * 4);
-        let mut local = Self {
-            source: Source::Microphone,
-            cid,
-            sid: None,
-            layers: Vec::new(),
-            control: Arc::new(Control::default()),
-            ssrcs,
-            media: Media::Audio(rtp_track.clone()),
-            negotiated: watch::Sender::new(None),
-            sender: None,
-            muted: false,
-            thread_stop: Arc::new(AtomicBool::new(false)),
-            video_out: None,
-            audio_out: Some(out),
-        };
+        let mut local =
+            Self::new(Source::Microphone, cid, Vec::new(), ssrcs, Media::Audio(rtp_track.clone(), out));
         let ssrc = local.ssrcs.first().copied().unwrap_or_default();
         tokio::spawn(write_audio(rtp_track, ssrc, local.negotiated.subscribe(), packets));
         local.start_audio(source, events.clone());
@@ -260,33 +247,36 @@ impl LocalTrack {
     }
 
     fn start_video(&mut self, source: Box<dyn VideoSource>, events: mpsc::UnboundedSender<Event>) {
-        let Some(out) = self.video_out.clone() else { return };
-        let stop = self.next_thread();
-        let (layers, control, kind) = (self.layers.clone(), self.control.clone(), self.source);
+        let Media::Video(_, out) = &self.media else { return };
+        let out = out.clone();
+        let (layers, kind) = (self.layers.clone(), self.source);
         let (mode, fps) = match kind {
             Source::Screen => (ContentMode::Screen, SCREEN_FPS),
             _ => (ContentMode::Camera, source.info().fps.clamp(1, 30) as f32),
         };
-        let spawned = std::thread::Builder::new().name(format!("encode-{}", kind.name())).spawn(move || {
-            if let Err(reason) = encode::encode_video(source, &layers, mode, fps, &control, &stop, &out) {
-                tracing::warn!(source = kind.name(), reason, "video publishing stopped");
-                let _ = events.send(Event::PublishFailed { source: kind.name().into(), reason });
-            }
+        self.spawn_encoder(events, move |control, stop| {
+            encode::encode_video(source, &layers, mode, fps, control, stop, &out)
         });
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "no encoding thread");
-        }
     }
 
     fn start_audio(&mut self, source: Box<dyn AudioSource>, events: mpsc::UnboundedSender<Event>) {
-        let Some(out) = self.audio_out.clone() else { return };
+        let Media::Audio(_, out) = &self.media else { return };
+        let out = out.clone();
+        self.spawn_encoder(events, move |control, stop| encode::encode_audio(source, control, stop, &out));
+    }
+
+    /// Runs `encode` on a new thread in place of the previous one; a failure is reported as an event.
+    fn spawn_encoder(
+        &mut self,
+        events: mpsc::UnboundedSender<Event>,
+        encode: impl FnOnce(&Control, &AtomicBool) -> Result<(), encode::Failure> + Send + 'static,
+    ) {
         let stop = self.next_thread();
-        let control = self.control.clone();
-        let spawned = std::thread::Builder::new().name("encode-microphone".into()).spawn(move || {
-            if let Err(reason) = encode::encode_audio(source, &control, &stop, &out) {
-                tracing::warn!(reason, "microphone publishing stopped");
-                let _ =
-                    events.send(Event::PublishFailed { source: Source::Microphone.name().into(), reason });
+        let (control, kind) = (self.control.clone(), self.source);
+        let spawned = std::thread::Builder::new().name(format!("encode-{}", kind.name())).spawn(move || {
+            if let Err(reason) = encode(&control, &stop) {
+                tracing::warn!(source = kind.name(), reason, "publishing stopped");
+                let _ = events.send(Event::PublishFailed { source: kind.name().into(), reason });
             }
         });
         if let Err(e) = spawned {
@@ -329,8 +319,8 @@ impl LocalTrack {
     /// The track to add to the publisher connection.
     pub fn track_local(&self) -> Arc<dyn TrackLocal> {
         match &self.media {
-            Media::Video(t) => t.clone(),
-            Media::Audio(t) => t.clone(),
+            Media::Video(t, _) => t.clone(),
+            Media::Audio(t, _) => t.clone(),
         }
     }
 

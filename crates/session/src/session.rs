@@ -27,11 +27,12 @@ use crate::chat::{self, Chat};
 use crate::error::SessionError;
 use crate::event::Event;
 use crate::hear::Speakers;
-use crate::peer::{self, PeerEvent, Target};
+use crate::peer::{self, Target};
 use crate::publish::{LocalTrack, Source};
 use crate::receive::{self, RemoteVideo};
 use crate::roster::Roster;
 use crate::text_stream::Assembler;
+use colloque_rtp::PeerEvent;
 
 /// How to join.
 #[derive(Debug, Clone)]
@@ -502,14 +503,7 @@ impl Engine {
         self.subscriber.set_local_description(answer.clone()).await?;
         let sdp = self.subscriber.local_description().await.map(|d| d.sdp).unwrap_or(answer.sdp);
         self.last_subscriber_offer_id = offer.id;
-        self.signal
-            .send(Out::Answer(proto::SessionDescription {
-                r#type: "answer".into(),
-                sdp,
-                id: offer.id,
-                ..Default::default()
-            }))
-            .await;
+        self.signal.send(Out::Answer(description("answer", sdp, offer.id))).await;
         for candidate in std::mem::take(&mut self.subscriber_candidates) {
             add_candidate(self.subscriber.as_ref(), candidate).await;
         }
@@ -550,14 +544,7 @@ impl Engine {
         let sdp = self.publisher.local_description().await.map(|d| d.sdp).unwrap_or(offer.sdp);
         tracing::trace!(sdp, "publisher offer");
         self.offer_id += 1;
-        self.signal
-            .send(Out::Offer(proto::SessionDescription {
-                r#type: "offer".into(),
-                sdp,
-                id: self.offer_id,
-                ..Default::default()
-            }))
-            .await;
+        self.signal.send(Out::Offer(description("offer", sdp, self.offer_id))).await;
         Ok(())
     }
 
@@ -712,9 +699,12 @@ impl Engine {
             PeerEvent::DataChannel(dc) => {
                 tokio::spawn(read_channel(Target::Subscriber, dc, self.data_tx.clone()));
             }
-            PeerEvent::Track { remote, ssrc, stream_id, mime } => {
-                self.remote_track(remote, ssrc, &stream_id, mime)
+            PeerEvent::Track { remote, first, codec } => {
+                let stream_id = first.stream_ids.first().cloned().unwrap_or_default();
+                self.remote_track(remote, first.ssrc, &stream_id, codec.mime_type)
             }
+            // The client's own channels report through `Data`.
+            PeerEvent::ChannelOpen(_) => {}
         }
     }
 
@@ -794,15 +784,7 @@ impl Engine {
             }
             Some(Value::StreamHeader(_) | Value::StreamChunk(_) | Value::StreamTrailer(_)) => {
                 match self.streams.push(&packet) {
-                    Ok(Some(text)) if text.topic == captions::TOPIC => {
-                        let roster = &self.roster;
-                        let caption = self
-                            .captions
-                            .from_stream(&text, false, |t| roster.track_owner(t).map(str::to_owned));
-                        if let Some(event) = caption {
-                            self.emit(event);
-                        }
-                    }
+                    Ok(Some(text)) if text.topic == captions::TOPIC => self.caption(&text, false),
                     Ok(Some(text)) => {
                         if let Some(event) = self.chat.from_stream(text) {
                             self.emit(event);
@@ -811,16 +793,11 @@ impl Engine {
                     Ok(None) => {
                         // Captions show while they stream in.
                         if let Some(Value::StreamChunk(chunk)) = &packet.value {
-                            let partial =
-                                self.streams.progress(&packet.participant_identity, &chunk.stream_id);
-                            if let Some(text) = partial.filter(|t| t.topic == captions::TOPIC) {
-                                let roster = &self.roster;
-                                let caption = self
-                                    .captions
-                                    .from_stream(&text, true, |t| roster.track_owner(t).map(str::to_owned));
-                                if let Some(event) = caption {
-                                    self.emit(event);
-                                }
+                            let sender = &packet.participant_identity;
+                            if let Some(text) =
+                                self.streams.progress(sender, &chunk.stream_id, captions::TOPIC)
+                            {
+                                self.caption(&text, true);
                             }
                         }
                     }
@@ -828,6 +805,16 @@ impl Engine {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A caption stream, complete or `partial`; the speaker is the transcribed track's owner.
+    fn caption(&mut self, text: &crate::text_stream::Text, partial: bool) {
+        let roster = &self.roster;
+        if let Some(event) =
+            self.captions.from_stream(text, partial, |t| roster.track_owner(t).map(str::to_owned))
+        {
+            self.emit(event);
         }
     }
 
@@ -872,20 +859,10 @@ impl Engine {
         if !response.ice_servers.is_empty() {
             tracing::debug!(servers = response.ice_servers.len(), "new ICE servers on resume");
         }
-        let description = |d: Option<RTCSessionDescription>, kind: &str, id: u32| {
-            d.map(|d| proto::SessionDescription { r#type: kind.into(), sdp: d.sdp, id, ..Default::default() })
-        };
+        let id = self.last_subscriber_offer_id;
         let sync = proto::SyncState {
-            answer: description(
-                self.subscriber.local_description().await,
-                "answer",
-                self.last_subscriber_offer_id,
-            ),
-            offer: description(
-                self.subscriber.remote_description().await,
-                "offer",
-                self.last_subscriber_offer_id,
-            ),
+            answer: self.subscriber.local_description().await.map(|d| description("answer", d.sdp, id)),
+            offer: self.subscriber.remote_description().await.map(|d| description("offer", d.sdp, id)),
             subscription: Some(proto::UpdateSubscription {
                 track_sids: Vec::new(),
                 subscribe: !self.options.auto_subscribe,
@@ -901,6 +878,11 @@ impl Engine {
         self.emit(Event::Reconnected);
         None
     }
+}
+
+/// A description as LiveKit's signalling carries it (`offer` or `answer`, with the id that pairs them).
+fn description(kind: &str, sdp: String, id: u32) -> proto::SessionDescription {
+    proto::SessionDescription { r#type: kind.into(), sdp, id, ..Default::default() }
 }
 
 /// Adds a remote ICE candidate; one the stack cannot use is skipped (others may still connect).

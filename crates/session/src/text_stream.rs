@@ -130,10 +130,14 @@ impl Assembler {
         }
     }
 
-    /// A stream still open, as far as it arrived (its chunks from the first without a gap), for topics
-    /// shown while they grow (captions). `None` for an unknown stream or text cut inside a character.
-    pub fn progress(&self, sender: &str, stream_id: &str) -> Option<Text> {
+    /// A stream of `topic` still open, as far as it arrived (its chunks from the first without a gap), for
+    /// topics shown while they grow (captions). `None` for an unknown stream, another topic, or text cut
+    /// inside a character.
+    pub fn progress(&self, sender: &str, stream_id: &str, topic: &str) -> Option<Text> {
         let (key, open) = self.open.iter().find(|((s, id), _)| s == sender && id == stream_id)?;
+        if open.topic != topic {
+            return None;
+        }
         let mut bytes = Vec::with_capacity(open.bytes);
         for (expected, (index, chunk)) in open.chunks.iter().enumerate() {
             if *index != expected as u64 {

@@ -3,116 +3,22 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use colloque_rtp::KeyframeRequests;
+use colloque_rtp::peer_events::CandidateRewrite;
+use colloque_rtp::{KeyframeRequests, PeerEvents};
 use livekit_protocol::SignalTarget;
 use rtc::interceptor::Slot;
-use rtc::peer_connection::event::RTCTrackEventInit;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
 use rtc::shared::error::Error as RtcError;
 use tokio::sync::mpsc::UnboundedSender;
-use webrtc::data_channel::DataChannel;
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
-    PeerConnectionEventHandler, RTCConfigurationBuilder, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
-    Registry,
+    RTCConfigurationBuilder, Registry,
 };
 
-/// What a peer connection tells its participant's session.
-pub enum PeerEvent {
-    /// A local ICE candidate to trickle to the client, as `RTCIceCandidateInit` JSON.
-    Candidate {
-        /// Which of the two connections.
-        target: SignalTarget,
-        /// The candidate.
-        init: String,
-    },
-    /// The connection state changed.
-    State {
-        /// Which of the two connections.
-        target: SignalTarget,
-        /// New state.
-        state: RTCPeerConnectionState,
-    },
-    /// The client opened a data channel (on its publisher connection).
-    DataChannel(Arc<dyn DataChannel>),
-    /// The client started sending a track; its first layer is open and its codec known.
-    Track {
-        /// The incoming track.
-        remote: Arc<dyn TrackRemote>,
-        /// Its first layer (SSRC, RID, msid track id).
-        first: RTCTrackEventInit,
-        /// The codec it arrives with.
-        codec: RTCRtpCodec,
-    },
-    /// One of the server's own data channels (subscriber connection) opened.
-    ChannelOpen(String),
-}
-
-impl std::fmt::Debug for PeerEvent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Candidate { target, .. } => write!(f, "Candidate({target:?})"),
-            Self::State { target, state } => write!(f, "State({target:?}, {state})"),
-            Self::DataChannel(_) => f.write_str("DataChannel"),
-            Self::Track { first, .. } => write!(f, "Track({})", first.track_id),
-            Self::ChannelOpen(label) => write!(f, "ChannelOpen({label})"),
-        }
-    }
-}
-
-struct Events {
-    target: SignalTarget,
-    tx: UnboundedSender<PeerEvent>,
-    advertise: Option<AddressMap>,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for Events {
-    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
-        let json = event.candidate.to_json().map(|mut init| {
-            if let Some(map) = &self.advertise {
-                init.candidate = advertised(&init.candidate, map);
-            }
-            serde_json::to_string(&init)
-        });
-        match json {
-            Ok(Ok(init)) => {
-                let _ = self.tx.send(PeerEvent::Candidate { target: self.target, init });
-            }
-            Ok(Err(e)) => tracing::warn!(error = %e, "local candidate not serialisable"),
-            Err(e) => tracing::warn!(error = %e, "local candidate not serialisable"),
-        }
-    }
-
-    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        let _ = self.tx.send(PeerEvent::State { target: self.target, state });
-    }
-
-    async fn on_data_channel(&self, data_channel: Arc<dyn DataChannel>) {
-        let _ = self.tx.send(PeerEvent::DataChannel(data_channel));
-    }
-
-    async fn on_track(&self, remote: Arc<dyn TrackRemote>) {
-        // The first event of a track is its first layer opening; its codec is known from then on.
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            while let Some(event) = remote.poll().await {
-                if let TrackRemoteEvent::OnOpen(first) = event {
-                    match remote.codec(first.ssrc).await {
-                        Some(codec) => {
-                            let _ = tx.send(PeerEvent::Track { remote, first, codec });
-                        }
-                        None => tracing::warn!(track = first.track_id, "incoming track without a codec"),
-                    }
-                    return;
-                }
-            }
-        });
-    }
-}
+/// What a peer connection tells its participant's session (shared with the client).
+pub use colloque_rtp::PeerEvent;
 
 /// Opus with in-band FEC, as browsers and LiveKit offer it.
 pub const OPUS_FMTP: &str = "minptime=10;useinbandfec=1";
@@ -276,11 +182,15 @@ pub async fn build(
         .with(Slot::Custom(20_000), KeyframeRequests::default());
     let addrs: Vec<String> =
         config.ips.iter().map(|ip| std::net::SocketAddr::new(*ip, 0).to_string()).collect();
+    let rewrite = config
+        .advertise
+        .clone()
+        .map(|map| -> CandidateRewrite { Arc::new(move |candidate: &str| advertised(candidate, &map)) });
     let pc = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(media)
         .with_interceptor_registry(registry)
-        .with_handler(Arc::new(Events { target, tx, advertise: config.advertise.clone() }))
+        .with_handler(Arc::new(PeerEvents::new(target, tx, rewrite)))
         .with_udp_addrs(addrs)
         .build()
         .await?;
