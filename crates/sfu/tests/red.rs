@@ -151,6 +151,22 @@ async fn take(rx: &mut Received, count: usize) -> Vec<(String, rtp::Packet)> {
     out
 }
 
+/// The frame number a packet carries: plain Opus is `opus-frame-N`, RED ends with its primary, the same.
+fn frame_of(packet: &rtp::Packet) -> Option<u16> {
+    let tail = packet.payload.get(packet.payload.len().checked_sub(16)?..)?;
+    std::str::from_utf8(tail).ok()?.strip_prefix("opus-frame-")?.parse().ok()
+}
+
+/// Waits until the packet carrying frame `last` (or a later one) has arrived: subscribers that started at
+/// different times are compared over the same frames whatever their lag.
+async fn take_through(rx: &mut Received, last: u16) -> Vec<(String, rtp::Packet)> {
+    let mut out = Vec::new();
+    while out.last().and_then(|(_, p): &(String, rtp::Packet)| frame_of(p)).is_none_or(|n| n < last) {
+        out.push(tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap());
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn red_passes_to_subscribers_that_take_it_and_is_unwrapped_with_losses_repaired_for_the_others() {
     let server = common::server().await;
@@ -213,8 +229,9 @@ async fn red_passes_to_subscribers_that_take_it_and_is_unwrapped_with_losses_rep
     let newest = |got: &[(String, rtp::Packet)]| got.last().unwrap().1.header.sequence_number;
     let lose_from = newest(&got_plain).max(newest(&got_red)) - 1000 + 10;
     lost.store(lose_from, Ordering::Relaxed);
-    got_plain.extend(take(&mut plain, 30).await);
-    got_red.extend(take(&mut redundant, 28).await);
+    // Through a few frames past the loss, however far behind either subscriber is.
+    got_plain.extend(take_through(&mut plain, lose_from + 5).await);
+    got_red.extend(take_through(&mut redundant, lose_from + 5).await);
     stop.store(true, Ordering::Relaxed);
     sender.await.unwrap();
 
