@@ -152,7 +152,13 @@ pub enum Event {
     },
     /// The signalling connection dropped; the session is trying to resume.
     Reconnecting,
-    /// Resumed (same session, media back).
+    /// The session could not be resumed and the meeting was joined again, as a new participant (new
+    /// sid; published tracks announced again). [`Event::Reconnected`] follows.
+    Rejoined {
+        /// This client as it now is.
+        local: Participant,
+    },
+    /// Back in the meeting (resumed or joined again), media flowing again.
     Reconnected,
     /// The meeting is over for this client.
     Disconnected {

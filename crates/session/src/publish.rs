@@ -105,6 +105,8 @@ pub struct LocalTrack {
     muted: bool,
     /// Raised to end the current encoding thread (on a source switch, or with the track).
     thread_stop: Arc<AtomicBool>,
+    /// Keyframe requests are being listened for.
+    listening: AtomicBool,
 }
 
 impl std::fmt::Debug for LocalTrack {
@@ -163,6 +165,7 @@ impl LocalTrack {
             sender: None,
             muted: false,
             thread_stop: Arc::new(AtomicBool::new(false)),
+            listening: AtomicBool::new(false),
         }
     }
 
@@ -341,13 +344,22 @@ impl LocalTrack {
         let mid = colloque_rtp::sdp::mid_of_track(offer_sdp, &self.cid);
         tracing::debug!(source = self.source.name(), ?pt, ?mid, "track negotiated");
         if let (Some(payload_type), Some(mid)) = (pt, mid) {
-            let first = self.negotiated.send_replace(Some(Negotiated { payload_type, mid })).is_none();
-            if first && self.source.video() {
+            self.negotiated.send_replace(Some(Negotiated { payload_type, mid }));
+            if self.source.video() && !self.listening.swap(true, Ordering::Relaxed) {
                 tokio::spawn(keyframe_requests(self.track_local(), self.ssrcs.clone(), self.control.clone()));
             }
             self.control.keyframes();
         }
         pt.is_some()
+    }
+
+    /// The meeting was joined again: the track waits to be accepted, added and negotiated anew (writes
+    /// pause meanwhile), and starts again with a keyframe.
+    pub fn rejoin(&mut self) {
+        self.sid = None;
+        self.sender = None;
+        self.negotiated.send_replace(None);
+        self.control.keyframes();
     }
 
     /// Mutes or unmutes (nothing is encoded while muted); the caller tells the server.

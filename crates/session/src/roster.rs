@@ -33,6 +33,16 @@ fn is_hidden(info: &proto::ParticipantInfo) -> bool {
 impl Roster {
     /// The room as the join found it; the `Joined` event.
     pub fn join(&mut self, join: &proto::JoinResponse) -> Event {
+        let (local, participants) = self.load(join);
+        Event::Joined {
+            room: join.room.as_ref().map(|r| r.name.clone()).unwrap_or_default(),
+            local,
+            participants,
+        }
+    }
+
+    /// Replaces the roster with the join's: this client and everyone else visible.
+    fn load(&mut self, join: &proto::JoinResponse) -> (Participant, Vec<Participant>) {
         let local = join.participant.as_ref().map(participant).unwrap_or_else(|| Participant {
             sid: String::new(),
             identity: String::new(),
@@ -55,11 +65,34 @@ impl Roster {
             self.members.insert(info.sid.clone(), (p.clone(), info.version));
             participants.push(p);
         }
-        Event::Joined {
-            room: join.room.as_ref().map(|r| r.name.clone()).unwrap_or_default(),
-            local,
-            participants,
-        }
+        (local, participants)
+    }
+
+    /// The room as a new join (after a session could not be resumed) finds it: this client as it now is,
+    /// and who left or arrived meanwhile, by identity.
+    pub fn rejoin(&mut self, join: &proto::JoinResponse) -> (Participant, Vec<Event>) {
+        let before: HashMap<String, Participant> = self
+            .members
+            .iter()
+            .filter(|(sid, _)| **sid != self.local_sid)
+            .map(|(_, (p, _))| (p.identity.clone(), p.clone()))
+            .collect();
+        let (local, participants) = self.load(join);
+        let mut events: Vec<Event> = before
+            .values()
+            .filter(|old| !participants.iter().any(|p| p.identity == old.identity))
+            .map(|old| Event::ParticipantLeft {
+                participant: old.clone(),
+                reason: proto::DisconnectReason::UnknownReason.as_str_name().into(),
+            })
+            .collect();
+        events.extend(
+            participants
+                .into_iter()
+                .filter(|p| !before.contains_key(&p.identity))
+                .map(|participant| Event::ParticipantJoined { participant }),
+        );
+        (local, events)
     }
 
     /// Applies one `ParticipantUpdate`.
@@ -253,5 +286,22 @@ mod tests {
         recorder.permission = Some(proto::ParticipantPermission { hidden: true, ..Default::default() });
         assert!(roster.update(&proto::ParticipantUpdate { participants: vec![recorder] }).is_empty());
         assert_eq!(roster.identities(["PA_a2".to_string(), "PA_r".into(), "PA_me".into()]), ["alice", "me"]);
+    }
+
+    #[test]
+    fn joining_again_reports_who_left_and_arrived_meanwhile() {
+        let mut roster = joined();
+        let join = proto::JoinResponse {
+            participant: Some(info("PA_me2", "me", 1)),
+            other_participants: vec![info("PA_c", "claire", 1)],
+            ..Default::default()
+        };
+        let (local, events) = roster.rejoin(&join);
+        assert_eq!(local.sid, "PA_me2");
+        assert!(
+            matches!(&events[..], [Event::ParticipantLeft { participant: a, .. }, Event::ParticipantJoined { participant: c }] if a.identity == "alice" && c.identity == "claire")
+        );
+        assert_eq!(roster.local_identity(), Some("me"));
+        assert_eq!(roster.identities(["PA_c".to_string(), "PA_a".into()]), ["claire"]);
     }
 }

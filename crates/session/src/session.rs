@@ -2,13 +2,15 @@
 //! task that handles, one at a time, server messages, peer-connection events, incoming data and the
 //! application's commands, and reports everything as [`Event`]s.
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use colloque_media::{AudioFrame, AudioSource, VideoSource};
 use livekit_protocol as proto;
-use livekit_signaling::{SignalClient, SignalEvent, SignalEvents, SignalOptions};
+use livekit_signaling::{SignalClient, SignalError, SignalEvent, SignalEvents, SignalOptions};
 use prost::Message as _;
 use proto::signal_request::Message as Out;
 use proto::signal_response::Message as In;
@@ -66,6 +68,13 @@ const MAX_EARLY_CANDIDATES: usize = 64;
 const ALLOCATION_PERIOD: Duration = Duration::from_millis(500);
 /// Data waiting for the publisher's reliable channel to open, at most.
 const MAX_OUTBOX: usize = 256;
+/// Signalling messages held while the session reconnects, at most.
+const MAX_HELD: usize = 256;
+/// Waits before each attempt to get a lost session back (LiveKit's clients wait about as long).
+const RETRY_DELAYS_MS: [u64; 10] = [0, 300, 1_200, 2_700, 4_800, 7_000, 7_000, 7_000, 7_000, 7_000];
+/// After this long without success, attempts join the meeting again instead of resuming (the server
+/// keeps a session that long, 15 s on LiveKit's).
+const RESUME_LIMIT: Duration = Duration::from_secs(15);
 
 enum Command {
     Chat { id: String, text: String },
@@ -99,57 +108,19 @@ enum Data {
 impl Session {
     /// Joins a meeting. The first event is [`Event::Joined`].
     pub async fn connect(options: ConnectOptions) -> Result<(Self, Events), SessionError> {
-        let parsed = url::Url::parse(&options.url).map_err(|_| SessionError::Url(options.url.clone()))?;
-        if !matches!(parsed.scheme(), "ws" | "wss" | "http" | "https") {
-            return Err(SessionError::Url(options.url.clone()));
-        }
-        let host_ip = parsed.host_str().and_then(|h| h.trim_matches(['[', ']']).parse().ok());
-        let mut signal_options = SignalOptions::default();
-        signal_options.auto_subscribe = options.auto_subscribe;
-        signal_options.protocol_version = PROTOCOL;
-        // Self-hosted servers (Visio) have no LiveKit Cloud regions to fall back on.
-        signal_options.region_failover = false;
-        // Video trailers and compressed data are newer options this client does not need.
-        signal_options.client_capabilities = Vec::new();
-        // Plain text streams (header, chunks, trailer), which every client understands.
-        signal_options.client_protocol = livekit_signaling::CLIENT_PROTOCOL_DEFAULT;
-        signal_options.sdk_options.sdk = "colloque".into();
-        signal_options.sdk_options.sdk_version = Some(env!("CARGO_PKG_VERSION").into());
-        let (signal, join, signal_events) =
-            SignalClient::connect(&options.url, &options.token, signal_options, None).await?;
-
-        let (peer_tx, peer_rx) = mpsc::unbounded_channel();
-        let ice = peer::ice_servers(&join.ice_servers);
-        let addrs = peer::local_addrs(host_ip);
-        let estimate = peer::Estimate::default();
-        let publisher = peer::build(
-            Target::Publisher,
-            ice.clone(),
-            addrs.clone(),
-            peer_tx.clone(),
-            Some(estimate.clone()),
-        )
-        .await?;
-        let subscriber = peer::build(Target::Subscriber, ice, addrs, peer_tx.clone(), None).await?;
         let (data_tx, data_rx) = mpsc::unbounded_channel();
-        let reliable = publisher.create_data_channel("_reliable", None).await?;
-        let lossy = publisher
-            .create_data_channel(
-                "_lossy",
-                Some(RTCDataChannelInit { ordered: false, max_retransmits: Some(0), ..Default::default() }),
-            )
-            .await?;
-        for dc in [&reliable, &lossy] {
-            tokio::spawn(read_channel(Target::Publisher, dc.clone(), data_tx.clone()));
-        }
-
+        let connection = Connection::open(&options, &data_tx).await?;
         let (events_tx, events) = mpsc::unbounded_channel();
         let (commands, command_rx) = mpsc::unbounded_channel();
         let mut roster = Roster::default();
-        let _ = events_tx.send(roster.join(&join));
+        let _ = events_tx.send(roster.join(&connection.join));
         let identity = roster.local_identity().unwrap_or_default().to_owned();
+        let Connection { signal, signal_events, publisher, subscriber, reliable, peer_rx, estimate, .. } =
+            connection;
         let mut engine = Engine {
             signal,
+            signal_events,
+            peer_rx,
             options,
             events: events_tx,
             publisher,
@@ -175,12 +146,16 @@ impl Session {
             hearing: Speakers::default(),
             estimate,
             last_grants: Vec::new(),
+            recovery: None,
+            held: Vec::new(),
+            resend: Vec::new(),
+            shown: HashMap::new(),
         };
         if let Some(out) = engine.options.audio.clone() {
             engine.hearing.play(out);
         }
         engine.offer_publisher(false).await?;
-        tokio::spawn(engine.run(signal_events, peer_rx, data_rx, command_rx));
+        tokio::spawn(engine.run(data_rx, command_rx));
         Ok((Self { commands, identity }, events))
     }
 
@@ -286,8 +261,145 @@ async fn read_channel(target: Target, dc: Arc<dyn DataChannel>, tx: UnboundedSen
     }
 }
 
+/// One signalling connection and the two peer connections it negotiates: what a full rejoin replaces.
+struct Connection {
+    signal: Arc<SignalClient>,
+    join: proto::JoinResponse,
+    signal_events: SignalEvents,
+    publisher: Arc<dyn PeerConnection>,
+    subscriber: Arc<dyn PeerConnection>,
+    reliable: Arc<dyn DataChannel>,
+    peer_rx: UnboundedReceiver<PeerEvent>,
+    estimate: peer::Estimate,
+}
+
+impl Connection {
+    /// Joins the meeting: signalling, then the publisher (with its data channels) and subscriber
+    /// connections. Incoming data goes to `data_tx`.
+    async fn open(options: &ConnectOptions, data_tx: &UnboundedSender<Data>) -> Result<Self, SessionError> {
+        let parsed = url::Url::parse(&options.url).map_err(|_| SessionError::Url(options.url.clone()))?;
+        if !matches!(parsed.scheme(), "ws" | "wss" | "http" | "https") {
+            return Err(SessionError::Url(options.url.clone()));
+        }
+        let host_ip = parsed.host_str().and_then(|h| h.trim_matches(['[', ']']).parse().ok());
+        let mut signal_options = SignalOptions::default();
+        signal_options.auto_subscribe = options.auto_subscribe;
+        signal_options.protocol_version = PROTOCOL;
+        // Self-hosted servers (Visio) have no LiveKit Cloud regions to fall back on.
+        signal_options.region_failover = false;
+        // Video trailers and compressed data are newer options this client does not need.
+        signal_options.client_capabilities = Vec::new();
+        // Plain text streams (header, chunks, trailer), which every client understands.
+        signal_options.client_protocol = livekit_signaling::CLIENT_PROTOCOL_DEFAULT;
+        signal_options.sdk_options.sdk = "colloque".into();
+        signal_options.sdk_options.sdk_version = Some(env!("CARGO_PKG_VERSION").into());
+        let (signal, join, signal_events) =
+            SignalClient::connect(&options.url, &options.token, signal_options, None).await?;
+
+        let (peer_tx, peer_rx) = mpsc::unbounded_channel();
+        let ice = peer::ice_servers(&join.ice_servers);
+        let addrs = peer::local_addrs(host_ip);
+        let estimate = peer::Estimate::default();
+        let publisher = peer::build(
+            Target::Publisher,
+            ice.clone(),
+            addrs.clone(),
+            peer_tx.clone(),
+            Some(estimate.clone()),
+        )
+        .await?;
+        let subscriber = peer::build(Target::Subscriber, ice, addrs, peer_tx, None).await?;
+        let reliable = publisher.create_data_channel("_reliable", None).await?;
+        let lossy = publisher
+            .create_data_channel(
+                "_lossy",
+                Some(RTCDataChannelInit { ordered: false, max_retransmits: Some(0), ..Default::default() }),
+            )
+            .await?;
+        for dc in [&reliable, &lossy] {
+            tokio::spawn(read_channel(Target::Publisher, dc.clone(), data_tx.clone()));
+        }
+        Ok(Self {
+            signal: Arc::new(signal),
+            join,
+            signal_events,
+            publisher,
+            subscriber,
+            reliable,
+            peer_rx,
+            estimate,
+        })
+    }
+}
+
+/// How an attempt to get a lost session back ended.
+enum Recovery {
+    /// Same session, on a new signalling connection.
+    Resumed,
+    /// The session could not be resumed: joined again, as a new participant.
+    Rejoined(Box<Connection>),
+    /// Given up; why.
+    Failed(String),
+}
+
+type RecoveryTask = Pin<Box<dyn Future<Output = Recovery> + Send>>;
+
+/// Resumes the session (same peer connections, `reconnect=1`), or joins the meeting again when the server
+/// says it cannot resume or resuming has failed for [`RESUME_LIMIT`]; retries on [`RETRY_DELAYS_MS`].
+async fn recover(
+    signal: Arc<SignalClient>,
+    options: ConnectOptions,
+    data_tx: UnboundedSender<Data>,
+    reason: proto::ReconnectReason,
+) -> Recovery {
+    let started = Instant::now();
+    let mut rejoin = false;
+    let mut last = String::from("no attempt made");
+    for delay in RETRY_DELAYS_MS {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        if !rejoin && started.elapsed() < RESUME_LIMIT {
+            match signal.restart(reason).await {
+                Ok(_) => return Recovery::Resumed,
+                Err(SignalError::LeaveRequest { reason, action }) => {
+                    if action == proto::leave_request::Action::Disconnect {
+                        return Recovery::Failed(reason.as_str_name().to_owned());
+                    }
+                    tracing::info!(reason = reason.as_str_name(), "the server cannot resume: joining again");
+                    rejoin = true;
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "resume attempt failed");
+                    last = e.to_string();
+                    continue;
+                }
+            }
+        }
+        match Connection::open(&options, &data_tx).await {
+            Ok(connection) => return Recovery::Rejoined(Box::new(connection)),
+            Err(e @ (SessionError::Refused { .. } | SessionError::Url(_))) => {
+                return Recovery::Failed(e.to_string())
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "rejoin attempt failed");
+                last = e.to_string();
+            }
+        }
+    }
+    Recovery::Failed(format!("could not reconnect: {last}"))
+}
+
+/// The recovery under way, if any (never ready otherwise).
+async fn recovery_outcome(task: &mut Option<RecoveryTask>) -> Recovery {
+    match task {
+        Some(task) => task.await,
+        None => std::future::pending().await,
+    }
+}
+
 struct Engine {
-    signal: SignalClient,
+    signal: Arc<SignalClient>,
+    signal_events: SignalEvents,
+    peer_rx: UnboundedReceiver<PeerEvent>,
     options: ConnectOptions,
     events: UnboundedSender<Event>,
     publisher: Arc<dyn PeerConnection>,
@@ -322,6 +434,15 @@ struct Engine {
     estimate: peer::Estimate,
     /// What congestion control last gave the video layers (logged when it changes).
     last_grants: Vec<Vec<Grant>>,
+    /// Getting a lost session back.
+    recovery: Option<RecoveryTask>,
+    /// Signalling messages waiting for the session to be back.
+    held: Vec<Out>,
+    /// Data sent while reconnecting, sent again if the session had to be joined anew (receivers drop
+    /// copies by message id).
+    resend: Vec<Vec<u8>>,
+    /// How large each remote video is shown (`None`: hidden), to ask again after a rejoin.
+    shown: HashMap<String, Option<(u32, u32)>>,
 }
 
 /// Why the serving loop ended.
@@ -331,32 +452,32 @@ enum End {
 }
 
 impl Engine {
-    async fn run(
-        mut self,
-        mut signal_events: SignalEvents,
-        mut peer_rx: UnboundedReceiver<PeerEvent>,
-        mut data_rx: UnboundedReceiver<Data>,
-        mut commands: UnboundedReceiver<Command>,
-    ) {
+    async fn run(mut self, mut data_rx: UnboundedReceiver<Data>, mut commands: UnboundedReceiver<Command>) {
         let mut allocation = tokio::time::interval(ALLOCATION_PERIOD);
         allocation.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let end = loop {
             tokio::select! {
                 _ = allocation.tick() => self.allocate(),
-                event = signal_events.recv() => match event {
+                event = self.signal_events.recv() => match event {
                     Some(SignalEvent::Message(message)) => {
                         if let Some(end) = self.server_message(*message).await {
                             break end;
                         }
                     }
                     Some(SignalEvent::Close(why)) => {
-                        if let Some(end) = self.resume(&why).await {
-                            break end;
-                        }
+                        self.start_recovery(&why, proto::ReconnectReason::RrSignalDisconnected);
                     }
                     None => break End::Disconnected("signalling ended".into()),
                 },
-                Some(event) = peer_rx.recv() => self.peer_event(event).await,
+                recovery = recovery_outcome(&mut self.recovery) => {
+                    self.recovery = None;
+                    match recovery {
+                        Recovery::Resumed => self.resumed().await,
+                        Recovery::Rejoined(connection) => self.rejoined(*connection).await,
+                        Recovery::Failed(reason) => break End::Disconnected(reason),
+                    }
+                }
+                Some(event) = self.peer_rx.recv() => self.peer_event(event).await,
                 Some(data) = data_rx.recv() => self.data(data).await,
                 command = commands.recv() => match command {
                     Some(Command::Chat { id, text }) => {
@@ -372,15 +493,8 @@ impl Engine {
                     Some(Command::Mute { kind, muted }) => self.mute(kind, muted).await,
                     Some(Command::Unpublish(kind)) => self.unpublish(kind).await,
                     Some(Command::Show { track_sid, size }) => {
-                        let (width, height) = size.unwrap_or((0, 0));
-                        let settings = proto::UpdateTrackSettings {
-                            track_sids: vec![track_sid],
-                            disabled: size.is_none(),
-                            width,
-                            height,
-                            ..Default::default()
-                        };
-                        self.signal.send(Out::TrackSetting(settings)).await;
+                        self.shown.insert(track_sid.clone(), size);
+                        self.send_signal(Out::TrackSetting(track_settings(track_sid, size))).await;
                     }
                     Some(Command::Leave(done)) => {
                         self.leave().await;
@@ -394,6 +508,7 @@ impl Engine {
                 },
             }
         };
+        self.recovery = None;
         for track in self.local.values() {
             track.stop();
         }
@@ -411,6 +526,18 @@ impl Engine {
 
     fn emit(&self, event: Event) {
         let _ = self.events.send(event);
+    }
+
+    /// Sends to the server, or holds the message while the session reconnects (the signalling client
+    /// would block on a connection being re-established).
+    async fn send_signal(&mut self, message: Out) {
+        if self.recovery.is_some() {
+            if self.held.len() < MAX_HELD {
+                self.held.push(message);
+            }
+            return;
+        }
+        self.signal.send(message).await;
     }
 
     async fn leave(&mut self) {
@@ -485,7 +612,12 @@ impl Engine {
                 let reason = proto::DisconnectReason::try_from(leave.reason)
                     .unwrap_or(proto::DisconnectReason::UnknownReason);
                 if leave.action == proto::leave_request::Action::Resume as i32 {
-                    return self.resume("the server asked to resume").await;
+                    self.start_recovery("the server asked to resume", proto::ReconnectReason::RrUnknown);
+                    return None;
+                }
+                if leave.action == proto::leave_request::Action::Reconnect as i32 {
+                    self.start_recovery("the server asked to join again", proto::ReconnectReason::RrUnknown);
+                    return None;
                 }
                 return Some(End::Disconnected(reason.as_str_name().to_owned()));
             }
@@ -503,7 +635,7 @@ impl Engine {
         self.subscriber.set_local_description(answer.clone()).await?;
         let sdp = self.subscriber.local_description().await.map(|d| d.sdp).unwrap_or(answer.sdp);
         self.last_subscriber_offer_id = offer.id;
-        self.signal.send(Out::Answer(description("answer", sdp, offer.id))).await;
+        self.send_signal(Out::Answer(description("answer", sdp, offer.id))).await;
         for candidate in std::mem::take(&mut self.subscriber_candidates) {
             add_candidate(self.subscriber.as_ref(), candidate).await;
         }
@@ -544,7 +676,7 @@ impl Engine {
         let sdp = self.publisher.local_description().await.map(|d| d.sdp).unwrap_or(offer.sdp);
         tracing::trace!(sdp, "publisher offer");
         self.offer_id += 1;
-        self.signal.send(Out::Offer(description("offer", sdp, self.offer_id))).await;
+        self.send_signal(Out::Offer(description("offer", sdp, self.offer_id))).await;
         Ok(())
     }
 
@@ -600,7 +732,7 @@ impl Engine {
 
     /// Asks the server to accept a track; it is added to the connection once the server says so.
     async fn announce(&mut self, track: LocalTrack) {
-        self.signal.send(Out::AddTrack(track.add_track_request())).await;
+        self.send_signal(Out::AddTrack(track.add_track_request())).await;
         self.local.insert(track.source, track);
     }
 
@@ -632,7 +764,7 @@ impl Engine {
         }
         track.set_muted(muted);
         if let Some(sid) = track.sid.clone() {
-            self.signal.send(Out::Mute(proto::MuteTrackRequest { sid, muted })).await;
+            self.send_signal(Out::Mute(proto::MuteTrackRequest { sid, muted })).await;
         }
         self.emit(Event::LocalMuted { source: kind.name().into(), muted });
     }
@@ -694,6 +826,11 @@ impl Engine {
                 }
                 if state == RTCPeerConnectionState::Failed {
                     tracing::warn!(?target, "media connection failed");
+                    let reason = match target {
+                        Target::Publisher => proto::ReconnectReason::RrPublisherFailed,
+                        Target::Subscriber => proto::ReconnectReason::RrSubscriberFailed,
+                    };
+                    self.start_recovery("the media connection failed", reason);
                 }
             }
             PeerEvent::DataChannel(dc) => {
@@ -820,6 +957,9 @@ impl Engine {
 
     /// Sends on the publisher's reliable channel, or queues until it opens.
     async fn send_data(&mut self, bytes: Vec<u8>) {
+        if self.recovery.is_some() && self.resend.len() < MAX_OUTBOX {
+            self.resend.push(bytes.clone());
+        }
         if !self.reliable_open {
             if self.outbox.len() < MAX_OUTBOX {
                 self.outbox.push_back(bytes);
@@ -847,18 +987,21 @@ impl Engine {
         self.emit(Event::ActiveSpeakers { identities });
     }
 
-    /// The signalling connection dropped: resume the session on a new one (same peer connections), tell
-    /// the server what this side has, restart ICE. `Some` when the session is over.
-    async fn resume(&mut self, why: &str) -> Option<End> {
-        tracing::info!(why, "signalling lost: resuming");
-        self.emit(Event::Reconnecting);
-        let response = match self.signal.restart(proto::ReconnectReason::RrSignalDisconnected).await {
-            Ok(r) => r,
-            Err(e) => return Some(End::Disconnected(format!("could not resume after \"{why}\": {e}"))),
-        };
-        if !response.ice_servers.is_empty() {
-            tracing::debug!(servers = response.ice_servers.len(), "new ICE servers on resume");
+    /// The connection to the server dropped (or the server asked): try to get the session back, in the
+    /// background, while media and data that still flow keep being handled.
+    fn start_recovery(&mut self, why: &str, reason: proto::ReconnectReason) {
+        if self.recovery.is_some() {
+            return;
         }
+        tracing::info!(why, "connection lost: reconnecting");
+        self.emit(Event::Reconnecting);
+        self.recovery =
+            Some(Box::pin(recover(self.signal.clone(), self.options.clone(), self.data_tx.clone(), reason)));
+    }
+
+    /// Resumed on a new signalling connection (same peer connections): tell the server what this side
+    /// has, restart ICE, send what was held.
+    async fn resumed(&mut self) {
         let id = self.last_subscriber_offer_id;
         let sync = proto::SyncState {
             answer: self.subscriber.local_description().await.map(|d| description("answer", d.sdp, id)),
@@ -875,8 +1018,76 @@ impl Engine {
             tracing::warn!(error = %e, "ICE restart offer failed");
         }
         self.signal.set_reconnected().await;
+        for message in std::mem::take(&mut self.held) {
+            self.signal.send(message).await;
+        }
+        self.resend.clear();
+        tracing::info!("session resumed");
         self.emit(Event::Reconnected);
-        None
+    }
+
+    /// Joined again as a new participant: the new connections replace the old, the published tracks are
+    /// announced again, remote videos are asked for at their sizes, data sent meanwhile goes again.
+    async fn rejoined(&mut self, connection: Connection) {
+        let Connection { signal, join, signal_events, publisher, subscriber, reliable, peer_rx, estimate } =
+            connection;
+        let old_signal = std::mem::replace(&mut self.signal, signal);
+        let old_publisher = std::mem::replace(&mut self.publisher, publisher);
+        let old_subscriber = std::mem::replace(&mut self.subscriber, subscriber);
+        tokio::spawn(async move {
+            let _ = old_publisher.close().await;
+            let _ = old_subscriber.close().await;
+            old_signal.close().await;
+        });
+        self.signal_events = signal_events;
+        self.peer_rx = peer_rx;
+        self.reliable = reliable;
+        self.estimate = estimate;
+        self.publisher_candidates.clear();
+        self.subscriber_candidates.clear();
+        self.reliable_open = false;
+        self.negotiating = false;
+        self.renegotiate = false;
+        self.publisher_connected = false;
+        self.publisher_negotiated = None;
+        self.last_subscriber_offer_id = 0;
+        self.held.clear();
+        self.speakers.clear();
+        let (local, events) = self.roster.rejoin(&join);
+        for event in events {
+            self.emit(event);
+        }
+        tracing::info!(sid = local.sid, "joined the meeting again");
+        self.emit(Event::Rejoined { local });
+        let resend = std::mem::take(&mut self.resend);
+        self.outbox.extend(resend);
+        let mut requests = Vec::new();
+        for track in self.local.values_mut() {
+            track.rejoin();
+            requests.push(track.add_track_request());
+        }
+        for request in requests {
+            self.signal.send(Out::AddTrack(request)).await;
+        }
+        for (track_sid, size) in self.shown.clone() {
+            self.signal.send(Out::TrackSetting(track_settings(track_sid, size))).await;
+        }
+        if let Err(e) = self.offer_publisher(false).await {
+            tracing::warn!(error = %e, "publisher offer failed after rejoining");
+        }
+        self.emit(Event::Reconnected);
+    }
+}
+
+/// Asks for a remote video at the size it is shown, or for nothing when it is hidden.
+fn track_settings(track_sid: String, size: Option<(u32, u32)>) -> proto::UpdateTrackSettings {
+    let (width, height) = size.unwrap_or((0, 0));
+    proto::UpdateTrackSettings {
+        track_sids: vec![track_sid],
+        disabled: size.is_none(),
+        width,
+        height,
+        ..Default::default()
     }
 }
 

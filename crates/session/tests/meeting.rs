@@ -43,6 +43,22 @@ async fn wait_for<T>(events: &mut Events, what: &str, mut pick: impl FnMut(&Even
     }
 }
 
+/// Like [`wait_for`], keeping the chat messages it skips in `chats`.
+async fn wait_noting_chat<T>(
+    events: &mut Events,
+    chats: &mut Vec<String>,
+    what: &str,
+    mut pick: impl FnMut(&Event) -> Option<T>,
+) -> T {
+    wait_for(events, what, |e| {
+        if let Event::Chat { text, .. } = e {
+            chats.push(text.clone());
+        }
+        pick(e)
+    })
+    .await
+}
+
 /// Everything that arrives within `window`.
 async fn drain(events: &mut Events, window: Duration) -> Vec<Event> {
     let mut out = Vec::new();
@@ -225,12 +241,16 @@ async fn a_cut_signalling_connection_is_resumed_without_losing_or_doubling_chat(
     wait_for(&mut alice_events, "reconnecting", |e| matches!(e, Event::Reconnecting).then_some(())).await;
     // Sent while alice's signalling is down: data channels do not depend on it.
     bob.send_chat("pendant").unwrap();
-    wait_for(&mut alice_events, "reconnected", |e| matches!(e, Event::Reconnected).then_some(())).await;
+    // Data keeps flowing while the signalling is away: bob's chat may arrive before the resume completes.
+    let mut seen = Vec::new();
+    wait_noting_chat(&mut alice_events, &mut seen, "reconnected", |e| {
+        matches!(e, Event::Reconnected).then_some(())
+    })
+    .await;
     assert!(relay.accepted() >= 2, "the resume went through a new connection");
     assert_eq!(server.rooms().participant("reprise", "alice").unwrap().sid, alice_sid, "same session");
     bob.send_chat("après").unwrap();
     alice.send_chat("de retour").unwrap();
-    let mut seen = Vec::new();
     while seen.len() < 2 {
         let text = wait_for(&mut alice_events, "bob's chats", |e| match e {
             Event::Chat { from, text, .. } if from == "bob" => Some(text.clone()),
@@ -318,6 +338,111 @@ async fn a_native_camera_is_received_in_the_simulcast_layer_asked_for() {
         assert!(counters.windows(2).all(|w| w[0] < w[1]), "counters advance: {counters:?}");
     }
     assert!(large[0] > small[small.len() - 1], "{small:?} then {large:?}");
+    alice.leave().await;
+    bob.leave().await;
+}
+
+/// The server forgot alice while she was unreachable (away longer than its resume window): her resume is
+/// refused, she joins the meeting again as a new participant and publishes her camera again, and the
+/// meeting goes on. Bob sees her leave and come back and decodes her new camera track; chat sent by alice
+/// while she was away arrives once, and chat flows both ways afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_the_server_forgot_joins_again_and_publishes_again() {
+    use colloque_media::synthetic::{read_stamp, SyntheticVideo};
+    let mut config = ServerConfig::from_args("127.0.0.1:0", &colloque_testkit::keys()).unwrap();
+    config.resume_window = Duration::from_millis(800);
+    let server = SfuServer::start(config).await.unwrap();
+    let relay = colloque_testkit::TcpRelay::start(server.addr()).await;
+    let (alice, mut alice_events) =
+        Session::connect(ConnectOptions::new(relay.url(), token("alice", "retour", SECRET))).await.unwrap();
+    let first_sid = match alice_events.recv().await.unwrap() {
+        Event::Joined { local, .. } => local.sid,
+        other => panic!("expected Joined first, got {other:?}"),
+    };
+    alice.publish_camera(Box::new(SyntheticVideo::new(640, 360, 30).unwrap())).unwrap();
+    let first_track = wait_for(&mut alice_events, "camera published", |e| match e {
+        Event::TrackPublished { source, track_sid } if source == "camera" => Some(track_sid.clone()),
+        _ => None,
+    })
+    .await;
+    let (frames_tx, mut frames) = tokio::sync::mpsc::channel(64);
+    let mut options = ConnectOptions::new(server.url(), token("bob", "retour", SECRET));
+    options.video = Some(frames_tx);
+    let (bob, mut bob_events) = Session::connect(options).await.unwrap();
+
+    // Readable pictures of `track` (others, from before, are skipped), until `want` arrived.
+    async fn pictures(
+        frames: &mut tokio::sync::mpsc::Receiver<colloque_session::RemoteVideo>,
+        track: &str,
+        want: usize,
+    ) -> Vec<u32> {
+        let mut counters = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while counters.len() < want {
+            let video = tokio::time::timeout_at(deadline, frames.recv())
+                .await
+                .unwrap_or_else(|_| panic!("only {} pictures of {track} in 15 s", counters.len()))
+                .unwrap();
+            if video.track_sid == track {
+                counters.push(read_stamp(&video.frame).expect("a readable pattern").counter);
+            }
+        }
+        counters
+    }
+    pictures(&mut frames, &first_track, 5).await;
+
+    // Alice's network goes away for longer than the server waits for her.
+    relay.refuse(true);
+    relay.cut();
+    wait_for(&mut alice_events, "reconnecting", |e| matches!(e, Event::Reconnecting).then_some(())).await;
+    alice.send_chat("pendant la coupure").unwrap();
+    let mut bob_chats = Vec::new();
+    wait_noting_chat(&mut bob_events, &mut bob_chats, "alice gone", |e| match e {
+        Event::ParticipantLeft { participant, .. } if participant.identity == "alice" => Some(()),
+        _ => None,
+    })
+    .await;
+    relay.refuse(false);
+
+    let local = wait_for(&mut alice_events, "rejoined", |e| match e {
+        Event::Rejoined { local } => Some(local.clone()),
+        Event::Disconnected { reason } => panic!("gave up: {reason}"),
+        _ => None,
+    })
+    .await;
+    assert_ne!(local.sid, first_sid, "a new participant");
+    assert_eq!(local.identity, "alice");
+    wait_for(&mut alice_events, "reconnected", |e| matches!(e, Event::Reconnected).then_some(())).await;
+    let second_track = wait_for(&mut alice_events, "camera published again", |e| match e {
+        Event::TrackPublished { source, track_sid } if source == "camera" => Some(track_sid.clone()),
+        _ => None,
+    })
+    .await;
+    assert_ne!(second_track, first_track);
+    wait_noting_chat(&mut bob_events, &mut bob_chats, "alice back", |e| match e {
+        Event::ParticipantJoined { participant } if participant.sid == local.sid => Some(()),
+        _ => None,
+    })
+    .await;
+    let counters = pictures(&mut frames, &second_track, 10).await;
+    // (A picture may come twice when the server moves up a simulcast layer at a keyframe.)
+    assert!(
+        counters.windows(2).all(|w| w[0] <= w[1]) && counters[9] >= counters[0] + 5,
+        "the pattern moves on: {counters:?}"
+    );
+
+    bob.send_chat("bon retour").unwrap();
+    for event in drain(&mut bob_events, Duration::from_secs(2)).await {
+        if let Event::Chat { text, .. } = event {
+            bob_chats.push(text);
+        }
+    }
+    assert_eq!(bob_chats, ["pendant la coupure"], "sent while away, received once");
+    wait_for(&mut alice_events, "bob's chat", |e| match e {
+        Event::Chat { text, .. } if text == "bon retour" => Some(()),
+        _ => None,
+    })
+    .await;
     alice.leave().await;
     bob.leave().await;
 }

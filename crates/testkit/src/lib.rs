@@ -95,6 +95,7 @@ pub struct TcpRelay {
     addr: std::net::SocketAddr,
     cut: tokio::sync::watch::Sender<u64>,
     accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    refusing: std::sync::Arc<std::sync::atomic::AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -107,9 +108,14 @@ impl TcpRelay {
         let (cut, cuts) = tokio::sync::watch::channel(0u64);
         let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let count = accepted.clone();
+        let refusing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let refuse = refusing.clone();
         let task = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::Relaxed);
+                if refuse.load(Ordering::Relaxed) {
+                    continue; // dropped: the client sees its connection closed at once
+                }
                 let mut cuts = cuts.clone();
                 cuts.borrow_and_update();
                 tokio::spawn(async move {
@@ -121,7 +127,7 @@ impl TcpRelay {
                 });
             }
         });
-        Self { addr, cut, accepted, task }
+        Self { addr, cut, accepted, refusing, task }
     }
 
     /// `ws://` address of the relay.
@@ -132,6 +138,11 @@ impl TcpRelay {
     /// Drops every connection open now (new ones still pass).
     pub fn cut(&self) {
         self.cut.send_modify(|n| *n += 1);
+    }
+
+    /// While on, new connections are closed as soon as they are accepted (the server unreachable).
+    pub fn refuse(&self, on: bool) {
+        self.refusing.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Connections accepted so far.
