@@ -9,6 +9,7 @@ use std::time::Instant;
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::sansio::Protocol;
 use rtc::shared::error::Error as RtcError;
 
@@ -17,6 +18,14 @@ use rtc::shared::error::Error as RtcError;
 pub struct KeyframeRequests {
     read: VecDeque<TaggedPacket>,
     write: VecDeque<TaggedPacket>,
+    receiver_reports: bool,
+}
+
+impl KeyframeRequests {
+    /// Also hands receiver reports to the application (a server grading its subscribers' connections).
+    pub fn with_receiver_reports() -> Self {
+        Self { receiver_reports: true, ..Self::default() }
+    }
 }
 
 impl std::fmt::Debug for KeyframeRequests {
@@ -40,8 +49,10 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests {
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
         if let Packet::Rtcp(packets) = &msg.message.packet {
-            let requests: Vec<_> =
-                packets.iter().filter(|p| is_keyframe_request(p.as_ref())).cloned().collect();
+            let wanted = |p: &dyn rtc::rtcp::Packet| {
+                is_keyframe_request(p) || (self.receiver_reports && p.as_any().is::<ReceiverReport>())
+            };
+            let requests: Vec<_> = packets.iter().filter(|p| wanted(p.as_ref())).cloned().collect();
             if requests.is_empty() {
                 return Ok(());
             }
@@ -76,7 +87,6 @@ impl Interceptor for KeyframeRequests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rtc::rtcp::receiver_report::ReceiverReport;
 
     #[test]
     fn only_pli_and_fir_are_keyframe_requests() {

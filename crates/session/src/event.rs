@@ -150,6 +150,16 @@ pub enum Event {
         /// Identities.
         identities: Vec<String>,
     },
+    /// A participant's connection (this client's included) changed grade, as the server sees it from
+    /// packet loss both ways.
+    ConnectionQuality {
+        /// Identity.
+        participant: String,
+        /// LiveKit's grade: `EXCELLENT`, `GOOD`, `POOR` or `LOST`.
+        quality: String,
+        /// 1 to 5 (LiveKit's mean-opinion-like score).
+        score: f32,
+    },
     /// The signalling connection dropped; the session is trying to resume.
     Reconnecting,
     /// The session could not be resumed and the meeting was joined again, as a new participant (new

@@ -150,6 +150,7 @@ impl Session {
             held: Vec::new(),
             resend: Vec::new(),
             shown: HashMap::new(),
+            qualities: HashMap::new(),
         };
         if let Some(out) = engine.options.audio.clone() {
             engine.hearing.play(out);
@@ -443,6 +444,8 @@ struct Engine {
     resend: Vec<Vec<u8>>,
     /// How large each remote video is shown (`None`: hidden), to ask again after a rejoin.
     shown: HashMap<String, Option<(u32, u32)>>,
+    /// The connection grade last reported per participant sid.
+    qualities: HashMap<String, i32>,
 }
 
 /// Why the serving loop ended.
@@ -608,6 +611,7 @@ impl Engine {
                 }
             }
             In::SpeakersChanged(changed) => self.speakers_changed(changed.speakers),
+            In::ConnectionQuality(update) => self.connection_quality(update),
             In::Leave(leave) => {
                 let reason = proto::DisconnectReason::try_from(leave.reason)
                     .unwrap_or(proto::DisconnectReason::UnknownReason);
@@ -973,6 +977,24 @@ impl Engine {
         }
     }
 
+    /// Reports the participants whose connection grade changed.
+    fn connection_quality(&mut self, update: proto::ConnectionQualityUpdate) {
+        for info in update.updates {
+            let Some(participant) = self.roster.by_sid(&info.participant_sid).map(|p| p.identity.clone())
+            else {
+                continue; // not known yet: reported once it is
+            };
+            if self.qualities.insert(info.participant_sid.clone(), info.quality) == Some(info.quality) {
+                continue;
+            }
+            let quality = proto::ConnectionQuality::try_from(info.quality)
+                .unwrap_or(proto::ConnectionQuality::Poor)
+                .as_str_name()
+                .to_owned();
+            self.emit(Event::ConnectionQuality { participant, quality, score: info.score });
+        }
+    }
+
     fn speakers_changed(&mut self, speakers: Vec<proto::SpeakerInfo>) {
         for s in speakers {
             if s.active {
@@ -1053,6 +1075,7 @@ impl Engine {
         self.last_subscriber_offer_id = 0;
         self.held.clear();
         self.speakers.clear();
+        self.qualities.clear();
         let (local, events) = self.roster.rejoin(&join);
         for event in events {
             self.emit(event);

@@ -137,3 +137,33 @@ async fn audio_stays_continuous_and_video_recovers_through_loss_delay_and_a_blac
     call.alice.leave().await;
     call.bob.leave().await;
 }
+
+/// The next grade of alice's connection among `wanted`, within 12 s.
+async fn grade_of_alice(events: &mut Events, wanted: &[&str]) -> Option<(String, f32)> {
+    wait_for(events, Duration::from_secs(12), |e| match e {
+        Event::ConnectionQuality { participant, quality, score } if participant == "alice" => {
+            wanted.contains(&quality.as_str()).then(|| (quality.clone(), *score))
+        }
+        _ => None,
+    })
+    .await
+}
+
+/// The server grades each connection from its packet loss: on a clean path alice's (the publisher's) is
+/// excellent; at 10 % loss bob sees it turn poor; once the path is clean again, excellent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_quality_follows_the_packet_loss() {
+    let network = ImpairedNetwork::new(Impairment::default());
+    let mut call = call(&network, "quality").await;
+    let clean = grade_of_alice(&mut call.bob_events, &["EXCELLENT"]).await;
+    assert!(clean.is_some(), "alice's clean connection was never graded excellent");
+    network.set(Impairment { loss: 0.10, ..Default::default() });
+    let lossy = grade_of_alice(&mut call.bob_events, &["POOR"]).await;
+    let (_, score) = lossy.expect("10 % loss never graded poor");
+    assert!(score < 3.6, "score {score}");
+    network.set(Impairment::default());
+    let back = grade_of_alice(&mut call.bob_events, &["EXCELLENT"]).await;
+    assert!(back.is_some(), "not excellent again once the path was clean");
+    call.alice.leave().await;
+    call.bob.leave().await;
+}

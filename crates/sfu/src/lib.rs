@@ -16,6 +16,7 @@ mod ids;
 pub mod keyframe;
 mod link;
 pub mod peer;
+pub mod quality;
 pub mod red;
 pub mod room;
 pub mod server;

@@ -179,7 +179,7 @@ pub async fn build(
     )?;
     let registry = register_default_interceptors(Registry::new(), &mut media)?
         // Subscribers' keyframe requests reach the session, which relays them to the publisher.
-        .with(Slot::Custom(20_000), KeyframeRequests::default());
+        .with(Slot::Custom(20_000), KeyframeRequests::with_receiver_reports());
     let addrs: Vec<String> =
         config.ips.iter().map(|ip| std::net::SocketAddr::new(*ip, 0).to_string()).collect();
     let rewrite = config

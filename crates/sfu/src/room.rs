@@ -11,6 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::auth::Admission;
 use crate::data::Relay;
 use crate::ids;
+use crate::quality;
 use crate::track::PublishedTrack;
 use crate::webhook::Notifier;
 
@@ -375,6 +376,67 @@ impl Rooms {
                         Out::SpeakersChanged(proto::SpeakersChanged { speakers: changes.clone() }),
                     );
                 }
+            }
+        }
+    }
+
+    /// Grades every participant's connection from the loss on what it sent and received since the last
+    /// call, and tells the whole room (`ConnectionQualityUpdate`).
+    pub fn update_quality(&self) {
+        let rooms = self.lock();
+        for room in rooms.values() {
+            let mut downstream: HashMap<&str, f32> = HashMap::new();
+            let mut upstream = Vec::new();
+            for member in &room.members {
+                let (received, lost) = member
+                    .tracks
+                    .iter()
+                    .map(|t| {
+                        let (r, l) = t.take_loss();
+                        tracing::trace!(track = t.sid(), received = r, lost = l, "upstream loss");
+                        (r, l)
+                    })
+                    .fold((0, 0), |(r, l), (r2, l2)| (r + r2, l + l2));
+                upstream.push(quality::loss_fraction(received, lost));
+                for track in &member.tracks {
+                    for other in &room.members {
+                        if let Some(down) = track.downtrack(&other.info.sid) {
+                            let worst = downstream.entry(other.info.sid.as_str()).or_default();
+                            let reported = down.take_reported_loss();
+                            tracing::trace!(
+                                track = track.sid(),
+                                subscriber = other.info.sid,
+                                reported,
+                                "downstream loss"
+                            );
+                            *worst = worst.max(reported);
+                        }
+                    }
+                }
+            }
+            let updates: Vec<proto::ConnectionQualityInfo> = room
+                .members
+                .iter()
+                .zip(upstream)
+                .filter(|(m, _)| !is_hidden(&m.info))
+                .map(|(member, up)| {
+                    let down = downstream.get(member.info.sid.as_str()).copied().unwrap_or(0.0);
+                    let score = quality::score(up.max(down));
+                    proto::ConnectionQualityInfo {
+                        participant_sid: member.info.sid.clone(),
+                        quality: quality::grade(score) as i32,
+                        score,
+                    }
+                })
+                .collect();
+            if updates.is_empty() {
+                continue;
+            }
+            for member in &room.members {
+                send(
+                    &member.tx,
+                    Out::ConnectionQuality(proto::ConnectionQualityUpdate { updates: updates.clone() }),
+                );
             }
         }
     }

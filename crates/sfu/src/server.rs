@@ -13,6 +13,9 @@ use crate::signal::{self, AppState};
 use crate::twirp;
 use crate::webhook::Notifier;
 
+/// Connection quality is graded every this many janitor ticks of 500 ms (3 s).
+const QUALITY_TICKS: u64 = 6;
+
 /// A running server. Dropping it (or [`SfuServer::stop`]) stops it.
 #[derive(Debug)]
 pub struct SfuServer {
@@ -46,15 +49,18 @@ impl SfuServer {
         let addr = listener.local_addr()?;
         let (shutdown, stopped) = oneshot::channel::<()>();
         // Twice a second: who speaks (LiveKit observes 500 ms windows); rooms close a while after they
-        // empty (LiveKit's timeouts).
+        // empty (LiveKit's timeouts). Connection quality every few seconds, enough packets to grade.
         let janitor = rooms.clone();
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
         let janitor = tokio::spawn(async move {
-            loop {
+            for n in 1u64.. {
                 tick.tick().await;
                 janitor.update_speakers();
                 janitor.update_dynacast();
                 janitor.close_idle();
+                if n % QUALITY_TICKS == 0 {
+                    janitor.update_quality();
+                }
             }
         });
         let task = tokio::spawn(async move {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use livekit_protocol as proto;
 use rtc::peer_connection::event::RTCTrackEventInit;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::RTCRtpCodec;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -19,6 +20,7 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use crate::dynacast::{self, Dynacast};
 use crate::forward::{Forwarder, Verdict};
 use crate::keyframe::VideoCodec;
+use crate::quality::LossCounter;
 use crate::red::{self, Unwrapper};
 use crate::speakers::{self, AudioLevels};
 use crate::vp8::Descriptor;
@@ -84,6 +86,8 @@ pub struct DownTrack {
     /// The track is RED and this subscriber takes plain Opus.
     unwrap_red: AtomicBool,
     forwarder: Mutex<Forwarder>,
+    /// The worst loss the subscriber's receiver reports gave since last asked (RFC 3550 fraction, /256).
+    reported_loss: AtomicU8,
 }
 
 impl DownTrack {
@@ -104,7 +108,13 @@ impl DownTrack {
             requested: AtomicU8::new(requested.unwrap_or(u8::MAX)),
             unwrap_red: AtomicBool::new(true),
             forwarder: Mutex::new(Forwarder::new(codec, clock_rate, None)),
+            reported_loss: AtomicU8::new(0),
         }
+    }
+
+    /// The worst loss fraction the subscriber reported since the last call.
+    pub fn take_reported_loss(&self) -> f32 {
+        f32::from(self.reported_loss.swap(0, Ordering::Relaxed)) / 256.0
     }
 
     /// Sets the payload type negotiated for this copy.
@@ -187,6 +197,8 @@ struct Layers {
     /// When each layer's last packet came: a layer silent for [`LAYER_TIMEOUT`] counts as not sent (the
     /// publisher's congestion control or dynacast turned it off), and its subscribers go down a layer.
     last_packet: [Option<Instant>; LAYERS],
+    /// Loss on the way in, per layer.
+    loss: [LossCounter; LAYERS],
 }
 
 /// A layer with no packet for this long is taken as stopped.
@@ -279,6 +291,12 @@ impl PublishedTrack {
         Some(dynacast::update(&info.sid, &self.codec.mime_type, decided))
     }
 
+    /// Packets received and lost (sequence gaps) on the way in since the last call.
+    pub fn take_loss(&self) -> (u64, u64) {
+        let mut layers = self.layers.lock().unwrap_or_else(PoisonError::into_inner);
+        layers.loss.iter_mut().map(LossCounter::take).fold((0, 0), |(r, l), (r2, l2)| (r + r2, l + l2))
+    }
+
     /// Subscribers' sids.
     pub fn subscribers(&self) -> Vec<String> {
         self.downtracks
@@ -339,6 +357,7 @@ impl PublishedTrack {
             let mut layers = self.layers.lock().unwrap_or_else(PoisonError::into_inner);
             let Some(l) = layers.ssrc.iter().position(|s| *s == Some(packet.header.ssrc)) else { return };
             layers.last_packet[l] = Some(now);
+            layers.loss[l].on_packet(packet.header.sequence_number);
             let live = |t: Option<Instant>| t.is_some_and(|t| now.duration_since(t) < LAYER_TIMEOUT);
             (l as u8, layers.last_packet.map(live))
         };
@@ -421,13 +440,22 @@ impl PublishedTrack {
 }
 
 /// Relays a subscriber's keyframe requests (PLI/FIR on its copy) to the publisher, for the layer it gets.
+/// Also notes the loss its receiver reports say, for connection quality.
 pub async fn relay_keyframe_requests(track: Arc<PublishedTrack>, down: Arc<DownTrack>) {
     while let Some(event) = down.local.poll().await {
-        if !matches!(event, TrackLocalEvent::OnRtcpPacket(_)) {
-            continue;
+        let TrackLocalEvent::OnRtcpPacket(packets) = event else { continue };
+        let mut keyframe = false;
+        for packet in &packets {
+            if colloque_rtp::keyframe_requests::is_keyframe_request(packet.as_ref()) {
+                keyframe = true;
+            } else if let Some(report) = packet.as_any().downcast_ref::<ReceiverReport>() {
+                for block in report.reports.iter().filter(|b| b.ssrc == down.ssrc) {
+                    down.reported_loss.fetch_max(block.fraction_lost, Ordering::Relaxed);
+                }
+            }
         }
         let layer = down.forwarder().current();
-        if let Some(layer) = layer {
+        if let (true, Some(layer)) = (keyframe, layer) {
             track.request_keyframe(layer).await;
         }
     }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// What the path does to packets, both ways.
@@ -96,54 +97,61 @@ impl ImpairedNetwork {
 }
 
 /// Forwards between the client side (`outer`, whatever address last wrote to it) and the server's
-/// socket (`inner`, connected), impairing each packet.
+/// socket (`inner`, connected), impairing each packet. Each direction sends from one queue, in order, as
+/// a network path does (a task per packet would reorder them).
 async fn relay(outer: Arc<UdpSocket>, inner: Arc<UdpSocket>, impairment: Arc<Mutex<Impairment>>) {
     let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
     let (mut up, mut down) = (Bottleneck::default(), Bottleneck::default());
     let (mut from_client, mut from_server) = (vec![0u8; 2048], vec![0u8; 2048]);
+    let (to_server, mut server_queue) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let (to_client, mut client_queue) = mpsc::unbounded_channel::<(Instant, Vec<u8>, SocketAddr)>();
+    let sender = inner.clone();
+    let upstream = tokio::spawn(async move {
+        while let Some((at, packet)) = server_queue.recv().await {
+            tokio::time::sleep_until(at).await;
+            let _ = sender.send(&packet).await;
+        }
+    });
+    let sender = outer.clone();
+    let downstream = tokio::spawn(async move {
+        while let Some((at, packet, addr)) = client_queue.recv().await {
+            tokio::time::sleep_until(at).await;
+            let _ = sender.send_to(&packet, addr).await;
+        }
+    });
     loop {
         tokio::select! {
             got = outer.recv_from(&mut from_client) => {
-                let Ok((n, addr)) = got else { return };
+                let Ok((n, addr)) = got else { break };
                 if let Ok(mut c) = client.lock() {
                     *c = Some(addr);
                 }
-                let packet = from_client[..n].to_vec();
-                let inner = inner.clone();
-                forward(packet, &mut up, &impairment, move |p| async move { let _ = inner.send(&p).await; });
+                if let Some(at) = admit(n, &mut up, &impairment) {
+                    let _ = to_server.send((at, from_client[..n].to_vec()));
+                }
             }
             got = inner.recv(&mut from_server) => {
-                let Ok(n) = got else { return };
+                let Ok(n) = got else { break };
                 let Some(addr) = client.lock().ok().and_then(|c| *c) else { continue };
-                let packet = from_server[..n].to_vec();
-                let outer = outer.clone();
-                forward(packet, &mut down, &impairment, move |p| async move { let _ = outer.send_to(&p, addr).await; });
+                if let Some(at) = admit(n, &mut down, &impairment) {
+                    let _ = to_client.send((at, from_server[..n].to_vec(), addr));
+                }
             }
         }
     }
+    upstream.abort();
+    downstream.abort();
 }
 
-/// Drops, queues and delays one packet, then sends it with `send`.
-fn forward<F, Fut>(packet: Vec<u8>, bottleneck: &mut Bottleneck, impairment: &Mutex<Impairment>, send: F)
-where
-    F: FnOnce(Vec<u8>) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let Some(imp) = impairment.lock().ok().map(|i| *i) else { return };
+/// When a packet of `bytes` is delivered, or `None` when the path drops it (at random, or at a full
+/// bottleneck queue).
+fn admit(bytes: usize, bottleneck: &mut Bottleneck, impairment: &Mutex<Impairment>) -> Option<Instant> {
+    let imp = impairment.lock().ok().map(|i| *i)?;
     if imp.loss > 0.0 && rand::random::<f64>() < imp.loss {
-        return;
+        return None;
     }
-    let now = Instant::now();
-    let Some(leaves) = bottleneck.schedule(packet.len(), now, &imp) else { return };
-    let at = leaves + imp.delay;
-    if at <= now {
-        tokio::spawn(send(packet));
-    } else {
-        tokio::spawn(async move {
-            tokio::time::sleep_until(at).await;
-            send(packet).await;
-        });
-    }
+    let leaves = bottleneck.schedule(bytes, Instant::now(), &imp)?;
+    Some(leaves + imp.delay)
 }
 
 #[cfg(test)]
