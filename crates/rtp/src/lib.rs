@@ -5,6 +5,7 @@
 //! - [`peer_events`]: a peer connection's callbacks as one stream of events for the task that owns it.
 //! - [`sdes`]: the `mid` and `rid` header extensions a simulcast sender stamps on its packets.
 //! - [`sdp`]: which payload type a negotiated description gives a codec, which media section a track has.
+pub mod interceptors;
 pub mod keyframe_requests;
 pub mod peer_events;
 pub mod sdes;

@@ -10,6 +10,7 @@ pub mod encode;
 pub mod error;
 pub mod event;
 mod hear;
+pub mod loss_based;
 pub mod notify;
 mod peer;
 mod publish;

@@ -2,12 +2,12 @@
 //! and decodes); their callbacks reach the session task as `colloque_rtp`'s [`PeerEvent`]s.
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use colloque_rtp::{KeyframeRequests, PeerEvent, PeerEvents};
 use livekit_protocol as proto;
-use rtc::interceptor::{BandwidthEstimator, EstimatorStats, Gcc, PacketReport, Slot};
+use rtc::interceptor::{BandwidthEstimator, EstimatorStats, Gcc, PacketReport};
 use rtc::peer_connection::configuration::interceptor_registry::{
     configure_congestion_control, CongestionFeedback,
 };
@@ -16,9 +16,10 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use rtc::shared::error::Error as RtcError;
 use tokio::sync::mpsc::UnboundedSender;
+
+use crate::loss_based::LossBased;
 use webrtc::peer_connection::{
-    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
-    RTCConfigurationBuilder, RTCIceServer, Registry,
+    MediaEngine, PeerConnection, PeerConnectionBuilder, RTCConfigurationBuilder, RTCIceServer, Registry,
 };
 
 /// Which of the two connections.
@@ -106,29 +107,50 @@ const MIN_ESTIMATE: f64 = 100_000.0;
 const MAX_ESTIMATE: f64 = 8_000_000.0;
 /// The pacer runs this much faster than the estimate (libwebrtc's factor).
 const PACING_FACTOR: f64 = 2.5;
+/// And never slower than this: webrtc-rs's pacer drops what overflows its queue, so a pacer starved by a
+/// low estimate would make the loss that keeps the estimate low.
+const PACING_FLOOR: f64 = 1_000_000.0;
 
-/// The send-side bandwidth estimate in bits per second, as the congestion controller last set it
-/// (`f64` bits in an atomic: written inside the interceptor chain, read by the session task).
+/// The send-side bandwidth estimate: the lower of GCC's delay-based half (queues building up, from
+/// transport-wide feedback) and a loss-based half fed by the server's receiver reports (a full drop-tail
+/// queue shows as loss, not delay). Shared by the interceptor chain, the tracks' RTCP listeners and the
+/// session task.
 #[derive(Debug, Clone)]
-pub struct Estimate(Arc<AtomicU64>);
+pub struct Estimate {
+    /// GCC's delay-based estimate (`f64` bits: written inside the interceptor chain).
+    delay_based: Arc<AtomicU64>,
+    loss_based: Arc<Mutex<LossBased>>,
+}
 
 impl Default for Estimate {
     fn default() -> Self {
-        Self(Arc::new(AtomicU64::new(INITIAL_ESTIMATE.to_bits())))
+        Self {
+            delay_based: Arc::new(AtomicU64::new(INITIAL_ESTIMATE.to_bits())),
+            loss_based: Arc::new(Mutex::new(LossBased::new(INITIAL_ESTIMATE, MIN_ESTIMATE, MAX_ESTIMATE))),
+        }
     }
 }
 
 impl Estimate {
     /// Bits per second.
     pub fn get(&self) -> f64 {
-        f64::from_bits(self.0.load(Ordering::Relaxed))
+        let delay_based = f64::from_bits(self.delay_based.load(Ordering::Relaxed));
+        let loss_based = self.loss_based.lock().map_or(delay_based, |l| l.rate());
+        delay_based.min(loss_based)
+    }
+
+    /// A receiver report on what this client sends said `loss` (0 to 1) was lost.
+    pub fn on_receiver_report(&self, loss: f32) {
+        if let Ok(mut l) = self.loss_based.lock() {
+            l.on_report(loss, Instant::now());
+            tracing::trace!(loss, rate = l.rate(), "receiver report");
+        }
     }
 }
 
-/// GCC's delay-based estimate: the one followed. Over transport-wide feedback from a webrtc-rs receiver
-/// (Colloque's SFU), GCC's loss-based half sees 20–60 % loss on a clean loopback path once simulcast runs
-/// (packets of some layers seem to be missing from the feedback) and pins the estimate at its minimum
-/// for good. Queueing delay is what a bottleneck shows first; real loss is repaired by NACK, PLI and FEC.
+/// GCC's delay-based estimate. Its own loss-based half is not used: over webrtc-rs's transport-wide
+/// feedback it kept seeing 40–80 % loss on a clean path after a bottleneck was lifted (NACK
+/// retransmissions of old packets seem to be reported again), pinning the estimate at its minimum.
 fn delay_based(gcc: &impl BandwidthEstimator) -> f64 {
     gcc.stats().delay_based_bitrate.unwrap_or_else(|| gcc.target_bitrate())
 }
@@ -142,7 +164,7 @@ struct Published<E> {
 
 impl<E: BandwidthEstimator> Published<E> {
     fn publish(&self) {
-        self.estimate.0.store(delay_based(&self.inner).to_bits(), Ordering::Relaxed);
+        self.estimate.delay_based.store(delay_based(&self.inner).to_bits(), Ordering::Relaxed);
     }
 }
 
@@ -158,7 +180,7 @@ impl<E: BandwidthEstimator> BandwidthEstimator for Published<E> {
     /// itself queues whatever the encoders overshoot, the queue's delay reads as loss in the feedback,
     /// and the loss-based half then pins the estimate at its minimum for good.
     fn target_bitrate(&self) -> f64 {
-        delay_based(&self.inner) * PACING_FACTOR
+        (delay_based(&self.inner) * PACING_FACTOR).max(PACING_FLOOR)
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -207,9 +229,13 @@ pub async fn build(
         }
         None => Registry::new(),
     };
-    let registry = register_default_interceptors(registry, &mut media)?
-        // Keyframe requests on this client's video reach its encoders.
-        .with(Slot::Custom(20_000), KeyframeRequests::default());
+    // Keyframe requests on this client's video reach its encoders, the server's receiver reports its
+    // congestion control.
+    let registry = colloque_rtp::interceptors::register(
+        registry,
+        &mut media,
+        KeyframeRequests::with_receiver_reports(),
+    )?;
     let pc = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().with_ice_servers(ice).build())
         .with_media_engine(media)

@@ -11,6 +11,7 @@ use colloque_media::{AudioSource, VideoSource};
 use livekit_protocol as proto;
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
+use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtp;
 use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
 use rtc::rtp::extension::HeaderExtension;
@@ -25,6 +26,7 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use crate::encode::{self, AudioPacket, Control, Layer, VideoPacket};
 use crate::event::Event;
+use crate::peer::Estimate;
 
 /// What is published: LiveKit's track sources this client sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -107,6 +109,8 @@ pub struct LocalTrack {
     thread_stop: Arc<AtomicBool>,
     /// Keyframe requests are being listened for.
     listening: AtomicBool,
+    /// Where the server's receiver reports on a video track go (congestion control).
+    estimate: Option<Estimate>,
 }
 
 impl std::fmt::Debug for LocalTrack {
@@ -166,6 +170,7 @@ impl LocalTrack {
             muted: false,
             thread_stop: Arc::new(AtomicBool::new(false)),
             listening: AtomicBool::new(false),
+            estimate: None,
         }
     }
 
@@ -174,6 +179,7 @@ impl LocalTrack {
         kind: Source,
         source: Box<dyn VideoSource>,
         events: &mpsc::UnboundedSender<Event>,
+        estimate: Estimate,
     ) -> Result<Self, webrtc::error::Error> {
         let info = source.info();
         let layers = match kind {
@@ -193,6 +199,7 @@ impl LocalTrack {
         let sample_track = Arc::new(TrackLocalStaticSample::new(Instant::now(), track)?);
         let (out, frames) = mpsc::channel(QUEUE);
         let mut local = Self::new(kind, cid, layers, ssrcs, Media::Video(sample_track.clone(), out));
+        local.estimate = Some(estimate);
         let rids = local.layers.iter().map(|l| l.rid).collect();
         let negotiated = local.negotiated.subscribe();
         tokio::spawn(write_video(
@@ -346,7 +353,12 @@ impl LocalTrack {
         if let (Some(payload_type), Some(mid)) = (pt, mid) {
             self.negotiated.send_replace(Some(Negotiated { payload_type, mid }));
             if self.source.video() && !self.listening.swap(true, Ordering::Relaxed) {
-                tokio::spawn(keyframe_requests(self.track_local(), self.ssrcs.clone(), self.control.clone()));
+                tokio::spawn(listen_rtcp(
+                    self.track_local(),
+                    self.ssrcs.clone(),
+                    self.control.clone(),
+                    self.estimate.clone(),
+                ));
             }
             self.control.keyframes();
         }
@@ -499,14 +511,34 @@ async fn write_audio(
     }
 }
 
-/// Turns PLI/FIR on the track's SSRCs into keyframe flags for the matching layer, while the track lives.
-async fn keyframe_requests(track: Arc<dyn TrackLocal>, ssrcs: Vec<u32>, control: Arc<Control>) {
+/// Turns PLI/FIR on the track's SSRCs into keyframe flags for the matching layer, and the loss the
+/// server's receiver reports give into the bandwidth estimate, while the track lives.
+async fn listen_rtcp(
+    track: Arc<dyn TrackLocal>,
+    ssrcs: Vec<u32>,
+    control: Arc<Control>,
+    estimate: Option<Estimate>,
+) {
     while !control.stop.load(Ordering::Relaxed) {
         while let Some(event) = track.poll().await {
             let TrackLocalEvent::OnRtcpPacket(packets) = event else { continue };
-            for packet in
-                packets.iter().filter(|p| colloque_rtp::keyframe_requests::is_keyframe_request(p.as_ref()))
-            {
+            for packet in &packets {
+                if let Some(report) = packet.as_any().downcast_ref::<ReceiverReport>() {
+                    // The worst layer: the largest, sent most, loses most at a bottleneck.
+                    let worst = report
+                        .reports
+                        .iter()
+                        .filter(|b| ssrcs.contains(&b.ssrc))
+                        .map(|b| b.fraction_lost)
+                        .max();
+                    if let (Some(worst), Some(estimate)) = (worst, &estimate) {
+                        estimate.on_receiver_report(f32::from(worst) / 256.0);
+                    }
+                    continue;
+                }
+                if !colloque_rtp::keyframe_requests::is_keyframe_request(packet.as_ref()) {
+                    continue;
+                }
                 for ssrc in packet.destination_ssrc() {
                     if let Some(layer) = ssrcs.iter().position(|s| *s == ssrc) {
                         control.keyframe[layer].store(true, Ordering::Relaxed);

@@ -109,14 +109,14 @@ impl Session {
     /// Joins a meeting. The first event is [`Event::Joined`].
     pub async fn connect(options: ConnectOptions) -> Result<(Self, Events), SessionError> {
         let (data_tx, data_rx) = mpsc::unbounded_channel();
-        let connection = Connection::open(&options, &data_tx).await?;
+        let estimate = peer::Estimate::default();
+        let connection = Connection::open(&options, &data_tx, &estimate).await?;
         let (events_tx, events) = mpsc::unbounded_channel();
         let (commands, command_rx) = mpsc::unbounded_channel();
         let mut roster = Roster::default();
         let _ = events_tx.send(roster.join(&connection.join));
         let identity = roster.local_identity().unwrap_or_default().to_owned();
-        let Connection { signal, signal_events, publisher, subscriber, reliable, peer_rx, estimate, .. } =
-            connection;
+        let Connection { signal, signal_events, publisher, subscriber, reliable, peer_rx, .. } = connection;
         let mut engine = Engine {
             signal,
             signal_events,
@@ -271,13 +271,17 @@ struct Connection {
     subscriber: Arc<dyn PeerConnection>,
     reliable: Arc<dyn DataChannel>,
     peer_rx: UnboundedReceiver<PeerEvent>,
-    estimate: peer::Estimate,
 }
 
 impl Connection {
     /// Joins the meeting: signalling, then the publisher (with its data channels) and subscriber
     /// connections. Incoming data goes to `data_tx`.
-    async fn open(options: &ConnectOptions, data_tx: &UnboundedSender<Data>) -> Result<Self, SessionError> {
+    /// The publisher's congestion control feeds `estimate`.
+    async fn open(
+        options: &ConnectOptions,
+        data_tx: &UnboundedSender<Data>,
+        estimate: &peer::Estimate,
+    ) -> Result<Self, SessionError> {
         let parsed = url::Url::parse(&options.url).map_err(|_| SessionError::Url(options.url.clone()))?;
         if !matches!(parsed.scheme(), "ws" | "wss" | "http" | "https") {
             return Err(SessionError::Url(options.url.clone()));
@@ -300,7 +304,6 @@ impl Connection {
         let (peer_tx, peer_rx) = mpsc::unbounded_channel();
         let ice = peer::ice_servers(&join.ice_servers);
         let addrs = peer::local_addrs(host_ip);
-        let estimate = peer::Estimate::default();
         let publisher = peer::build(
             Target::Publisher,
             ice.clone(),
@@ -320,16 +323,7 @@ impl Connection {
         for dc in [&reliable, &lossy] {
             tokio::spawn(read_channel(Target::Publisher, dc.clone(), data_tx.clone()));
         }
-        Ok(Self {
-            signal: Arc::new(signal),
-            join,
-            signal_events,
-            publisher,
-            subscriber,
-            reliable,
-            peer_rx,
-            estimate,
-        })
+        Ok(Self { signal: Arc::new(signal), join, signal_events, publisher, subscriber, reliable, peer_rx })
     }
 }
 
@@ -351,6 +345,7 @@ async fn recover(
     signal: Arc<SignalClient>,
     options: ConnectOptions,
     data_tx: UnboundedSender<Data>,
+    estimate: peer::Estimate,
     reason: proto::ReconnectReason,
 ) -> Recovery {
     let started = Instant::now();
@@ -375,7 +370,7 @@ async fn recover(
                 }
             }
         }
-        match Connection::open(&options, &data_tx).await {
+        match Connection::open(&options, &data_tx, &estimate).await {
             Ok(connection) => return Recovery::Rejoined(Box::new(connection)),
             Err(e @ (SessionError::Refused { .. } | SessionError::Url(_))) => {
                 return Recovery::Failed(e.to_string())
@@ -719,7 +714,7 @@ impl Engine {
             track.replace_video(source, &self.events);
             return;
         }
-        match LocalTrack::video(kind, source, &self.events) {
+        match LocalTrack::video(kind, source, &self.events, self.estimate.clone()) {
             Ok(track) => self.announce(track).await,
             Err(e) => self.emit(Event::PublishFailed { source: kind.name().into(), reason: e.to_string() }),
         }
@@ -1017,8 +1012,13 @@ impl Engine {
         }
         tracing::info!(why, "connection lost: reconnecting");
         self.emit(Event::Reconnecting);
-        self.recovery =
-            Some(Box::pin(recover(self.signal.clone(), self.options.clone(), self.data_tx.clone(), reason)));
+        self.recovery = Some(Box::pin(recover(
+            self.signal.clone(),
+            self.options.clone(),
+            self.data_tx.clone(),
+            self.estimate.clone(),
+            reason,
+        )));
     }
 
     /// Resumed on a new signalling connection (same peer connections): tell the server what this side
@@ -1051,8 +1051,7 @@ impl Engine {
     /// Joined again as a new participant: the new connections replace the old, the published tracks are
     /// announced again, remote videos are asked for at their sizes, data sent meanwhile goes again.
     async fn rejoined(&mut self, connection: Connection) {
-        let Connection { signal, join, signal_events, publisher, subscriber, reliable, peer_rx, estimate } =
-            connection;
+        let Connection { signal, join, signal_events, publisher, subscriber, reliable, peer_rx } = connection;
         let old_signal = std::mem::replace(&mut self.signal, signal);
         let old_publisher = std::mem::replace(&mut self.publisher, publisher);
         let old_subscriber = std::mem::replace(&mut self.subscriber, subscriber);
@@ -1064,7 +1063,6 @@ impl Engine {
         self.signal_events = signal_events;
         self.peer_rx = peer_rx;
         self.reliable = reliable;
-        self.estimate = estimate;
         self.publisher_candidates.clear();
         self.subscriber_candidates.clear();
         self.reliable_open = false;

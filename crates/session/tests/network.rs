@@ -167,3 +167,69 @@ async fn connection_quality_follows_the_packet_loss() {
     call.alice.leave().await;
     call.bob.leave().await;
 }
+
+/// The next `SendBandwidth` whose layer count `pick` accepts, within `within` seconds, and how long it took.
+async fn layers(
+    events: &mut Events,
+    within: u64,
+    pick: fn(usize) -> bool,
+) -> (Option<(usize, u64)>, Duration) {
+    let started = tokio::time::Instant::now();
+    let found = wait_for(events, Duration::from_secs(within), |e| match e {
+        Event::SendBandwidth { estimate_bps, video_layers } if pick(*video_layers) => {
+            Some((*video_layers, *estimate_bps))
+        }
+        _ => None,
+    })
+    .await;
+    (found, started.elapsed())
+}
+
+/// Widths of the pictures bob decodes within `window`.
+async fn widths(video: &mut Receiver<RemoteVideo>, window: Duration) -> Vec<u32> {
+    while video.try_recv().is_ok() {}
+    let deadline = tokio::time::Instant::now() + window;
+    let mut widths = Vec::new();
+    while let Ok(Some(v)) = tokio::time::timeout_at(deadline, video.recv()).await {
+        widths.push(v.frame.width());
+    }
+    widths
+}
+
+/// Congestion control: at a 300 kbit/s bottleneck alice's encoders turn the top simulcast layer off (bob,
+/// who asked for the full picture, gets a smaller one); once the bottleneck is lifted the layers come back
+/// by themselves and bob gets the full picture again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn congestion_control_turns_layers_off_at_a_bottleneck_and_back_on_after() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
+    let network = ImpairedNetwork::new(Impairment::default());
+    let mut call = call(&network, "bottleneck").await;
+    let (all, _) = layers(&mut call.alice_events, 10, |n| n >= 3).await;
+    let (full, _) = all.expect("alice's camera never ran its three layers");
+    let before = widths(&mut call.video, Duration::from_secs(2)).await;
+    assert!(before.contains(&640), "bob gets the full picture at first: {before:?}");
+
+    network.set(Impairment {
+        rate_bps: Some(300_000),
+        queue: Duration::from_millis(200),
+        ..Default::default()
+    });
+    let (narrowed, took) = layers(&mut call.alice_events, 20, |n| n < 3).await;
+    let (fewer, estimate) = narrowed.expect("layers stayed on through a 300 kbit/s bottleneck");
+    eprintln!("bottleneck: {full} → {fewer} layers after {took:?} (estimate {estimate} bit/s)");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let during = widths(&mut call.video, Duration::from_secs(2)).await;
+    assert!(!during.is_empty(), "bob got no picture at all through the bottleneck");
+    assert!(during.iter().all(|w| *w < 640), "the top layer still reached bob: {during:?}");
+
+    network.set(Impairment::default());
+    let (restored, took) = layers(&mut call.alice_events, 40, |n| n >= 3).await;
+    let (back, estimate) = restored.expect("layers did not come back once the bottleneck was lifted");
+    eprintln!("lifted: {back} layers after {took:?} (estimate {estimate} bit/s)");
+    let after = widths(&mut call.video, Duration::from_secs(4)).await;
+    assert!(after.contains(&640), "bob gets the full picture again: {after:?}");
+    call.alice.leave().await;
+    call.bob.leave().await;
+}

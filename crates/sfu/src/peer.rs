@@ -6,15 +6,13 @@ use std::sync::Arc;
 use colloque_rtp::peer_events::CandidateRewrite;
 use colloque_rtp::{KeyframeRequests, PeerEvents};
 use livekit_protocol::SignalTarget;
-use rtc::interceptor::Slot;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
 use rtc::shared::error::Error as RtcError;
 use tokio::sync::mpsc::UnboundedSender;
 use webrtc::peer_connection::{
-    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
-    RTCConfigurationBuilder, Registry,
+    MediaEngine, PeerConnection, PeerConnectionBuilder, RTCConfigurationBuilder, Registry,
 };
 
 /// What a peer connection tells its participant's session (shared with the client).
@@ -177,9 +175,13 @@ pub async fn build(
         RtpCodecKind::Audio,
         None,
     )?;
-    let registry = register_default_interceptors(Registry::new(), &mut media)?
-        // Subscribers' keyframe requests reach the session, which relays them to the publisher.
-        .with(Slot::Custom(20_000), KeyframeRequests::with_receiver_reports());
+    // Subscribers' keyframe requests reach the session, which relays them to the publisher; their receiver
+    // reports grade their connections.
+    let registry = colloque_rtp::interceptors::register(
+        Registry::new(),
+        &mut media,
+        KeyframeRequests::with_receiver_reports(),
+    )?;
     let addrs: Vec<String> =
         config.ips.iter().map(|ip| std::net::SocketAddr::new(*ip, 0).to_string()).collect();
     let rewrite = config

@@ -386,6 +386,13 @@ impl PublishedTrack {
             {
                 let mut forwarder = down.forwarder();
                 if forwarder.target() != target {
+                    tracing::debug!(
+                        track = self.sid(),
+                        subscriber = down.subscriber,
+                        ?target,
+                        ?sending,
+                        "layer switch"
+                    );
                     forwarder.set_target(target);
                 }
             }
