@@ -15,35 +15,18 @@
 // {"publisher":{...},"subscriber":{...}}. The exit code is 0 whenever that report was printed,
 // even if media or signalling failed: the Rust test makes the assertions. See README.md.
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { AudioStream, Room, RoomEvent, TrackKind, VideoStream, dispose } from '@livekit/rtc-node';
 
+import { openBrowserPage } from './browser.mjs';
 import { routeSdkLogsToStderr, waitUntil, withTimeout } from './scenario.mjs';
 
 const require = createRequire(import.meta.url);
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  // Without these, Chromium keeps dialling Google services, which this machine refuses.
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  // A synthetic camera (moving test pattern) and no permission prompt.
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-];
 const CAPTURE = { width: 1280, height: 720, frameRate: 30 };
 // Simulcast layers below the captured one, lowest first, as livekit-client wants them.
 // [width, height, maxBitrate, maxFramerate]
@@ -112,32 +95,6 @@ function qualitySetter() {
 
 // ---------------------------------------------------------------------------------------------
 // The browser side: a page that loads livekit-client's UMD bundle, served from node_modules
-
-/** Serves `/` (an empty page) and `/livekit-client.umd.js` on 127.0.0.1, a secure context for
- * getUserMedia. Resolves to {url, close}. */
-async function servePage() {
-  // The package's "require" entry point is its self-contained UMD build (global LivekitClient).
-  const bundle = readFileSync(require.resolve('livekit-client'));
-  const page = '<!doctype html><meta charset="utf-8"><title>P</title>'
-    + '<script src="/livekit-client.umd.js"></script>';
-  const server = http.createServer((req, res) => {
-    if (req.url === '/') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
-    } else if (req.url === '/livekit-client.umd.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
-    } else {
-      res.writeHead(req.url === '/favicon.ico' ? 204 : 404).end();
-    }
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  return {
-    url: `http://127.0.0.1:${server.address().port}/`,
-    close: () => new Promise((resolve) => server.close(resolve)),
-  };
-}
 
 /* Runs in the page: connects and publishes the fake camera. Returns what the SDK and the
  * RTCRtpSender say was set up. Keeps the room on `window.P` for later calls. */
@@ -254,26 +211,10 @@ class Publisher {
   }
 
   async start(url) {
-    const { chromium } = await import('playwright-core');
-    this.site = await servePage();
-    this.profile = mkdtempSync(path.join(os.tmpdir(), 'colloque-chromium-'));
-    // launchPersistentContext owns --user-data-dir; a fresh temp dir each run.
-    this.context = await chromium.launchPersistentContext(this.profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      permissions: ['camera', 'microphone'],
-    });
-    const page = this.context.pages()[0] ?? (await this.context.newPage());
+    this.browser = await openBrowserPage((...m) => log('P', ...m), (err) => this.error('page error', err));
+    const { page } = this.browser;
     this.page = page;
-    page.on('console', (m) => log('P console', m.type(), m.text()));
-    page.on('pageerror', (err) => this.error('page error', err));
-    await page.goto(this.site.url);
-    if (!(await page.evaluate(() => typeof window.LivekitClient?.Room === 'function'))) {
-      throw new Error('livekit-client did not load in the page');
-    }
-    log('P', 'Chromium', this.context.browser()?.version() ?? '?', 'livekit-client',
-      await page.evaluate(() => window.LivekitClient.version));
+    log('P', 'Chromium', this.browser.chromiumVersion, 'livekit-client', this.browser.livekitVersion);
     const published = await withTimeout(page.evaluate(browserPublish, {
       url,
       token: this.token,
@@ -328,13 +269,7 @@ class Publisher {
     } catch (err) {
       this.error('disconnect', err);
     }
-    try {
-      await withTimeout(this.context?.close() ?? Promise.resolve(), 5000, 'close Chromium');
-    } catch (err) {
-      log('P', 'close Chromium:', errorText(err));
-    }
-    await this.site?.close();
-    if (this.profile) rmSync(this.profile, { recursive: true, force: true });
+    await this.browser?.close();
   }
 }
 

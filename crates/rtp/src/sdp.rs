@@ -45,6 +45,75 @@ pub fn mid_of_track(sdp: &str, track_id: &str) -> Option<String> {
     section.lines.iter().find_map(|l| l.strip_prefix("a=mid:")).map(str::to_owned)
 }
 
+/// `sdp` with codec `name` (`"VP9"`, case-insensitive) moved to the front of the `m=` line of the section
+/// carrying track `track_id`, its retransmission types (`rtx` with `apt=` one of them) right after it: what
+/// LiveKit's server does to a publisher's offer so that its answer picks the codec the client asked for in
+/// `AddTrackRequest` (livekit-client leaves its offer in the browser's order, VP8 first). Unchanged when the
+/// section or the codec is not there.
+pub fn prefer_codec(sdp: &str, track_id: &str, name: &str) -> String {
+    let mut out = Vec::new();
+    let lines: Vec<&str> = sdp.split("\r\n").collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let Some(m) = line.strip_prefix("m=") else {
+            out.push(line.to_owned());
+            i += 1;
+            continue;
+        };
+        let end = lines[i + 1..].iter().position(|l| l.starts_with("m=")).map_or(lines.len(), |p| i + 1 + p);
+        let body = &lines[i + 1..end];
+        let carries = body
+            .iter()
+            .any(|l| l.strip_prefix("a=msid:").and_then(|v| v.split_whitespace().nth(1)) == Some(track_id));
+        out.push(if carries {
+            reorder(m, body, name).unwrap_or_else(|| line.to_owned())
+        } else {
+            line.to_owned()
+        });
+        out.extend(body.iter().map(|l| (*l).to_owned()));
+        i = end;
+    }
+    out.join("\r\n")
+}
+
+/// The `m=` line with `name`'s payload types (and their `rtx`) first.
+fn reorder(m: &str, body: &[&str], name: &str) -> Option<String> {
+    let words: Vec<&str> = m.split_whitespace().collect();
+    let (head, formats) = (words.get(..3)?, words.get(3..)?);
+    let section = Section {
+        kind: head[0],
+        order: formats.iter().filter_map(|f| f.parse().ok()).collect(),
+        lines: body.to_vec(),
+    };
+    let is = |pt: u8, codec: &str| {
+        section
+            .attribute("a=rtpmap:", pt)
+            .is_some_and(|map| map.split('/').next().is_some_and(|c| c.eq_ignore_ascii_case(codec)))
+    };
+    let preferred: Vec<u8> = section.order.iter().copied().filter(|pt| is(*pt, name)).collect();
+    if preferred.is_empty() {
+        return None;
+    }
+    let rtx: Vec<u8> = section
+        .order
+        .iter()
+        .copied()
+        .filter(|pt| is(*pt, "rtx"))
+        .filter(|pt| {
+            section
+                .attribute("a=fmtp:", *pt)
+                .and_then(|f| f.strip_prefix("apt="))
+                .and_then(|a| a.parse().ok())
+                .is_some_and(|apt: u8| preferred.contains(&apt))
+        })
+        .collect();
+    let first: Vec<u8> = preferred.iter().chain(&rtx).copied().collect();
+    let rest = section.order.iter().filter(|pt| !first.contains(pt));
+    let formats: Vec<String> = first.iter().chain(rest).map(u8::to_string).collect();
+    Some(format!("m={} {}", head.join(" "), formats.join(" ")))
+}
+
 struct Section<'a> {
     kind: &'a str,
     /// Payload types in the `m=` line's order (preference).
@@ -126,6 +195,21 @@ mod tests {
         assert_eq!(mid_of_track(offer, "cam").as_deref(), Some("1"));
         assert_eq!(mid_of_track(offer, "mic").as_deref(), Some("0"));
         assert_eq!(mid_of_track(offer, "screen"), None);
+    }
+
+    #[test]
+    fn the_codec_asked_for_goes_first_in_its_tracks_section_only() {
+        let offer = "v=0\r\nm=audio 9 X 111\r\na=msid:S mic\r\na=rtpmap:111 opus/48000/2\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99 102\r\na=mid:1\r\na=msid:S cam\r\n\
+            a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n\
+            a=rtpmap:98 VP9/90000\r\na=rtpmap:99 rtx/90000\r\na=fmtp:99 apt=98\r\na=rtpmap:102 H264/90000\r\n";
+        let munged = prefer_codec(offer, "cam", "vp9");
+        assert!(munged.contains("m=video 9 UDP/TLS/RTP/SAVPF 98 99 96 97 102\r\n"), "{munged}");
+        assert_eq!(munged.replace("98 99 96 97 102", "96 97 98 99 102"), offer, "nothing else changes");
+        assert_eq!(payload_type(&munged, "video", None, "VP9", &[]), Some(98));
+        assert_eq!(prefer_codec(offer, "screen", "vp9"), offer);
+        assert_eq!(prefer_codec(offer, "cam", "av1"), offer);
+        assert_eq!(prefer_codec("garbage\r\nm=\r\nm=video", "cam", "vp9"), "garbage\r\nm=\r\nm=video");
     }
 
     #[test]

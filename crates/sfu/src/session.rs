@@ -103,6 +103,9 @@ struct Session {
     renegotiate: bool,
     offer_id: u32,
     pending: Vec<PendingTrack>,
+    /// The video codec each track asked for (`AddTrackRequest.simulcast_codecs`), by cid: put first in every
+    /// publisher offer, so the answer picks it.
+    preferred_codecs: HashMap<String, String>,
     published: Vec<Arc<PublishedTrack>>,
     subscriptions: HashMap<String, Subscription>,
     reliable: Arc<dyn DataChannel>,
@@ -188,6 +191,7 @@ pub async fn run(
         renegotiate: false,
         offer_id: 0,
         pending: Vec::new(),
+        preferred_codecs: HashMap::new(),
         published: Vec::new(),
         subscriptions: HashMap::new(),
         reliable,
@@ -413,7 +417,11 @@ impl Session {
         if let Some(id) = crate::speakers::extension_id(&offer.sdp) {
             self.audio_level_extension = Some(id);
         }
-        pc.set_remote_description(RTCSessionDescription::offer(offer.sdp.clone())?).await?;
+        let mut sdp = offer.sdp.clone();
+        for (cid, codec) in &self.preferred_codecs {
+            sdp = colloque_rtp::sdp::prefer_codec(&sdp, cid, codec);
+        }
+        pc.set_remote_description(RTCSessionDescription::offer(sdp)?).await?;
         let answer = pc.create_answer(None).await?;
         pc.set_local_description(answer.clone()).await?;
         let sdp = pc.local_description().await.map(|d| d.sdp).unwrap_or(answer.sdp);
@@ -558,6 +566,9 @@ impl Session {
             cid: add.cid.clone(),
             track: Some(info.clone()),
         }));
+        if let Some(codec) = add.simulcast_codecs.first().filter(|c| !c.codec.is_empty()) {
+            self.preferred_codecs.insert(add.cid.clone(), codec.codec.clone());
+        }
         self.pending.push(PendingTrack { cid: add.cid, info });
     }
 
@@ -695,8 +706,10 @@ impl Session {
             track.codec.clock_rate,
             Some(first_layer),
         ));
-        // Media flows once the connection has its keys (before that, every packet would be refused).
-        if self.active {
+        // Media flows once the connection has its keys (before that, every packet would be refused); a RED
+        // track's once the subscriber's answer says whether it takes RED (else its first packets would go
+        // out as plain Opus to a subscriber about to take RED).
+        if self.active && !track.is_red() {
             down.set_payload_type(codec.payload_type);
         }
         track.add(down.clone());
