@@ -49,6 +49,11 @@ pub struct JoinArgs {
     /// (`PARTICIPANT_SID-TRACK_SID-N.png`), and everything heard, mixed, as `audio.wav` (48 kHz mono).
     #[arg(long)]
     record_dir: Option<std::path::PathBuf>,
+    /// Decode remote video and audio as a meeting window would, read the test pattern's stamps in the
+    /// pictures, and print at the end a `measured` line: time to the first remote picture, pictures
+    /// decoded, glass-to-glass latency p50/p95 (remote participants must publish the synthetic pattern).
+    #[arg(long, conflicts_with = "record_dir")]
+    measure: bool,
     /// Publish a camera: `synthetic` (the 720p test pattern), `default`, or a device index.
     #[arg(long)]
     camera: Option<String>,
@@ -82,6 +87,38 @@ fn microphone(spec: &str) -> Result<Box<dyn AudioSource>> {
         name => {
             Box::new(Microphone::open(Some(name)).with_context(|| format!("opening microphone {name:?}"))?)
         }
+    })
+}
+
+/// Reads the pattern's stamp in every remote picture until the session lets go of the channel; the
+/// `measured` report.
+async fn measure(
+    mut pictures: tokio::sync::mpsc::Receiver<colloque_session::RemoteVideo>,
+    started: std::time::Instant,
+) -> serde_json::Value {
+    let mut first_picture_ms = None;
+    let mut ages = Vec::new();
+    let (mut count, mut unreadable) = (0u64, 0u64);
+    let mut tracks = std::collections::HashSet::new();
+    while let Some(video) = pictures.recv().await {
+        let now = colloque_media::frame::Timestamp::now();
+        count += 1;
+        first_picture_ms.get_or_insert(started.elapsed().as_millis() as u64);
+        tracks.insert(video.track_sid);
+        match colloque_media::synthetic::read_stamp(&video.frame) {
+            Some(stamp) => ages.push(stamp.age_ms(now)),
+            None => unreadable += 1,
+        }
+    }
+    ages.sort_unstable();
+    let quantile = |q: f64| ages.get(((ages.len() as f64 - 1.0) * q).round() as usize).copied();
+    serde_json::json!({
+        "event": "measured",
+        "first_picture_ms": first_picture_ms,
+        "pictures": count,
+        "unreadable": unreadable,
+        "tracks": tracks.len(),
+        "latency_ms": { "p50": quantile(0.5), "p95": quantile(0.95) },
     })
 }
 
@@ -211,6 +248,16 @@ pub fn run(args: &JoinArgs) -> Result<()> {
                     .with_context(|| format!("opening display {display}"))
             })
             .transpose()?;
+        let started = std::time::Instant::now();
+        let measuring = args.measure.then(|| {
+            let (tx, rx) = tokio::sync::mpsc::channel(16);
+            options.video = Some(tx);
+            let (audio_tx, mut audio_rx) = tokio::sync::mpsc::channel::<colloque_media::AudioFrame>(50);
+            options.audio = Some(audio_tx);
+            // Heard and thrown away: the mix is made as for a speaker.
+            tokio::spawn(async move { while audio_rx.recv().await.is_some() {} });
+            tokio::spawn(measure(rx, started))
+        });
         let (session, mut events) = Session::connect(options).await?;
         if let Some(source) = camera {
             session.publish_camera(source)?;
@@ -263,6 +310,11 @@ pub fn run(args: &JoinArgs) -> Result<()> {
                 if matches!(event, Event::Disconnected { .. }) {
                     break;
                 }
+            }
+        }
+        if let Some(measuring) = measuring {
+            if let Ok(Ok(measured)) = tokio::time::timeout(Duration::from_secs(2), measuring).await {
+                print(&measured);
             }
         }
         // The session is over and has let go of the audio: the WAV file is finalised.

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod bots;
+mod call_bench;
 mod demo;
 mod join;
 mod sfu_bench;
@@ -58,6 +59,8 @@ enum BenchTarget {
     Media(bench::MediaArgs),
     /// The SFU's forwarding path: synthetic publishers and subscribers over loopback.
     Sfu(sfu_bench::SfuArgs),
+    /// A 4-party call on the local SFU, measured from one native client: join time, latency, CPU, memory.
+    Call(call_bench::CallArgs),
 }
 
 fn main() -> Result<()> {
@@ -71,6 +74,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Bench { what: BenchTarget::Media(args) } => bench::media(&args),
         Command::Bench { what: BenchTarget::Sfu(args) } => sfu_bench::sfu(&args),
+        Command::Bench { what: BenchTarget::Call(args) } => call_bench::call(&args),
         Command::Bots(args) => bots::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Join(args) => join::run(&args),

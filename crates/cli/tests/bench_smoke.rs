@@ -67,3 +67,17 @@ fn bench_sfu_forwards_packets_in_every_scenario() {
         assert!(streams > 0.0 && packets_per_s > 0.0, "{scenario}: nothing forwarded");
     }
 }
+
+#[test]
+fn bench_call_decodes_the_three_bots_and_reports_latency_cpu_and_memory() {
+    let stdout = run(&["bench", "call", "--quick"]);
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a report line")).expect("a JSON report");
+    assert_eq!(report["remote_videos"], 3, "{report}");
+    assert_eq!(report["unreadable"], 0, "every picture carries a readable stamp: {report}");
+    assert!(report["pictures"].as_u64().unwrap() > 30, "{report}");
+    for figure in ["first_remote_picture_ms", "cpu_percent_of_one_core", "peak_rss_mb"] {
+        assert!(report[figure].as_f64().is_some_and(|v| v > 0.0), "{figure}: {report}");
+    }
+    assert!(report["latency_ms"]["p95"].as_i64().is_some(), "{report}");
+}

@@ -17,17 +17,20 @@ use crate::KeyframeRequests;
 /// crowd out the media and the connection never recovers.
 pub const MAX_NACKS_PER_PACKET: u16 = 3;
 
-/// Adds them to `registry` and their feedback lines to `media`.
+/// Adds them to `registry` and their feedback lines to `media`. `congestion_controlled`: the registry already
+/// runs send-side congestion control (`configure_congestion_control`), which brings its own TWCC receiver.
 pub fn register(
     registry: Registry,
     media: &mut MediaEngine,
     keyframes: KeyframeRequests,
+    congestion_controlled: bool,
 ) -> Result<Registry, RtcError> {
     // For its feedback lines (`nack`, `nack pli`) on the media engine only: the registry it returns holds
     // the unbounded generator.
     let _ = configure_nack(Registry::new(), media);
     configure_simulcast_extension_headers(media)?;
-    let registry = configure_twcc_receiver_only(registry, media)?;
+    let registry =
+        if congestion_controlled { registry } else { configure_twcc_receiver_only(registry, media)? };
     Ok(configure_rtcp_reports(registry)
         .with(Slot::NackResponder, NackResponderBuilder::new().build())
         .with(

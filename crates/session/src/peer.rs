@@ -215,6 +215,7 @@ pub async fn build(
         RtpCodecKind::Audio,
         None,
     )?;
+    let congestion_controlled = estimate.is_some();
     let registry = match estimate {
         // Send-side congestion control on the connection that sends media: Google Congestion Control
         // over transport-wide feedback, a pacer at its target; the target is published for the encoders.
@@ -235,6 +236,7 @@ pub async fn build(
         registry,
         &mut media,
         KeyframeRequests::with_receiver_reports(),
+        congestion_controlled,
     )?;
     let pc = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().with_ice_servers(ice).build())

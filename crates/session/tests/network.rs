@@ -32,6 +32,10 @@ struct Call {
     audio: Receiver<colloque_media::AudioFrame>,
 }
 
+/// The calls of this file run one at a time: each is a timing-sensitive network simulation, and two at
+/// once on a 2-core machine starve each other's encoders and relays.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn call(network: &ImpairedNetwork, room: &str) -> Call {
     let server = server(network).await;
     let url = server.url();
@@ -91,6 +95,7 @@ async fn listen(audio: &mut Receiver<colloque_media::AudioFrame>, window: Durati
 async fn audio_stays_continuous_and_video_recovers_through_loss_delay_and_a_blackout() {
     let lossy = Impairment { loss: 0.05, delay: Duration::from_millis(80), ..Default::default() };
     let network = ImpairedNetwork::new(Impairment::default());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let mut call = call(&network, "lossy").await;
     wait_for(&mut call.bob_events, Duration::from_secs(20), |e| {
         matches!(e, Event::FirstFrame { .. }).then_some(())
@@ -154,6 +159,7 @@ async fn grade_of_alice(events: &mut Events, wanted: &[&str]) -> Option<(String,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_quality_follows_the_packet_loss() {
     let network = ImpairedNetwork::new(Impairment::default());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let mut call = call(&network, "quality").await;
     let clean = grade_of_alice(&mut call.bob_events, &["EXCELLENT"]).await;
     assert!(clean.is_some(), "alice's clean connection was never graded excellent");
@@ -205,6 +211,7 @@ async fn congestion_control_turns_layers_off_at_a_bottleneck_and_back_on_after()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .try_init();
     let network = ImpairedNetwork::new(Impairment::default());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let mut call = call(&network, "bottleneck").await;
     let (all, _) = layers(&mut call.alice_events, 10, |n| n >= 3).await;
     let (full, _) = all.expect("alice's camera never ran its three layers");
@@ -216,7 +223,7 @@ async fn congestion_control_turns_layers_off_at_a_bottleneck_and_back_on_after()
         queue: Duration::from_millis(200),
         ..Default::default()
     });
-    let (narrowed, took) = layers(&mut call.alice_events, 20, |n| n < 3).await;
+    let (narrowed, took) = layers(&mut call.alice_events, 30, |n| n < 3).await;
     let (fewer, estimate) = narrowed.expect("layers stayed on through a 300 kbit/s bottleneck");
     eprintln!("bottleneck: {full} → {fewer} layers after {took:?} (estimate {estimate} bit/s)");
     tokio::time::sleep(Duration::from_secs(4)).await;

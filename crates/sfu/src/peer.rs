@@ -181,6 +181,7 @@ pub async fn build(
         Registry::new(),
         &mut media,
         KeyframeRequests::with_receiver_reports(),
+        false,
     )?;
     let addrs: Vec<String> =
         config.ips.iter().map(|ip| std::net::SocketAddr::new(*ip, 0).to_string()).collect();
