@@ -6,9 +6,11 @@
 // tone from WebAudio as its microphone. It subscribes to `--expect`'s camera and reads the stamp of every
 // picture it shows (requestVideoFrameCallback → canvas → pixels), which also gives glass-to-glass latency.
 //
-//   node browser_peer.mjs --url ws://127.0.0.1:PORT --token JWT --expect IDENTITY --codec vp8|vp9|h264
-//                         [--stay S] [--timeout S]
+//   node browser_peer.mjs --url ws://127.0.0.1:PORT --token JWT --expect IDENTITY|'*' --codec vp8|vp9|h264
+//                         [--size WxH] [--simulcast] [--stay S] [--timeout S]
 //
+// --expect '*': every remote camera is watched (the browser as a meeting client, for `bench call`).
+// --size: the camera's size (default 640x360); --simulcast: three layers as livekit-client's presets.
 // --stay: seconds of receiving counted from the first readable remote picture (default 10).
 // stdout carries exactly one line, the JSON report (see README.md); logs go to stderr. Exit code 0 whenever
 // the report was printed, 2 for bad arguments: the Rust test makes the assertions.
@@ -24,12 +26,16 @@ const { values } = parseArgs({
     token: { type: 'string' },
     expect: { type: 'string' },
     codec: { type: 'string', default: 'vp8' },
+    size: { type: 'string', default: '640x360' },
+    simulcast: { type: 'boolean', default: false },
     stay: { type: 'string', default: '10' },
     timeout: { type: 'string', default: '60' },
   },
 });
-if (!values.url || !values.token || !values.expect || !['vp8', 'vp9', 'h264'].includes(values.codec)) {
-  console.error('usage: node browser_peer.mjs --url URL --token JWT --expect IDENTITY --codec vp8|vp9|h264 [--stay S] [--timeout S]');
+const [width, height] = values.size.split('x').map(Number);
+if (!values.url || !values.token || !values.expect || !['vp8', 'vp9', 'h264'].includes(values.codec)
+  || !(width >= 64 && height >= 32)) {
+  console.error('usage: node browser_peer.mjs --url URL --token JWT --expect IDENTITY|* --codec vp8|vp9|h264 [--size WxH] [--simulcast] [--stay S] [--timeout S]');
   process.exit(2);
 }
 
@@ -54,7 +60,7 @@ const error = (what, err) => {
 };
 
 /* Runs in the page: joins, publishes the pattern camera and the tone, watches `expect`'s camera. */
-async function browserJoin({ url, token, codec, expect }) {
+async function browserJoin({ url, token, codec, expect, width, height, simulcast }) {
   const LK = window.LivekitClient;
   const CELLS = 32;
   // CRC-8, polynomial 0x07, initial 0xFF, over the 7 payload bytes (big-endian), as colloque-media's.
@@ -66,7 +72,9 @@ async function browserJoin({ url, token, codec, expect }) {
     }
     return crc;
   };
-  const B = { room: null, stamps: [], unreadable: 0, firstPictureAt: null, remote: null, remoteAudio: null };
+  const B = {
+    room: null, stamps: [], unreadable: 0, connectAt: null, firstPictureAt: null, remotes: [], remoteAudio: null,
+  };
   window.B = B;
 
   // The stamp of one picture, read from its top rows (RGBA), or null.
@@ -93,7 +101,7 @@ async function browserJoin({ url, token, codec, expect }) {
     return { counter: Number(payload >> 32n), millis: Number(payload & 0xffffffffn) };
   };
 
-  const watch = (track) => {
+  const watch = (track, trackSid) => {
     const video = document.createElement('video');
     video.muted = true;
     video.autoplay = true;
@@ -114,7 +122,7 @@ async function browserJoin({ url, token, codec, expect }) {
           B.firstPictureAt ??= at;
           // Capture time is kept modulo 2^32 ms.
           const ageMs = ((at % 2 ** 32) - stamp.millis + 2 ** 32) % 2 ** 32;
-          if (B.stamps.length < 600) B.stamps.push({ ...stamp, width: w, height: h, at, ageMs });
+          if (B.stamps.length < 5000) B.stamps.push({ ...stamp, trackSid, width: w, height: h, at, ageMs });
         } else {
           B.unreadable += 1;
         }
@@ -127,32 +135,36 @@ async function browserJoin({ url, token, codec, expect }) {
   const room = new LK.Room({ adaptiveStream: false, dynacast: false, singlePeerConnection: false });
   B.room = room;
   room.on(LK.RoomEvent.TrackSubscribed, (track, publication, participant) => {
-    if (participant.identity !== expect) return;
-    if (track.kind === 'video' && !B.remote) {
-      B.remote = { track, trackSid: publication.trackSid };
-      watch(track);
-    } else if (track.kind === 'audio' && !B.remoteAudio) {
-      B.remoteAudio = track;
+    if (expect !== '*' && participant.identity !== expect) return;
+    if (track.kind === 'video') {
+      B.remotes.push({ track, trackSid: publication.trackSid });
+      watch(track, publication.trackSid);
+    } else if (track.kind === 'audio') {
+      // Played, as a meeting tab plays everyone.
+      const element = track.attach();
+      document.body.appendChild(element);
+      B.remoteAudio ??= track;
     }
   });
+  B.connectAt = Date.now();
   await room.connect(url, token, { autoSubscribe: true });
 
   // The camera: the stamp over a moving gradient and box, redrawn every 33 ms (timers, not animation
   // frames, which a headless page may throttle).
   const canvas = document.createElement('canvas');
-  [canvas.width, canvas.height] = [640, 360];
+  [canvas.width, canvas.height] = [width, height];
   const ctx = canvas.getContext('2d');
   let counter = 0;
   const draw = () => {
     const t = counter;
-    const gradient = ctx.createLinearGradient(0, 0, 640, 360);
+    const gradient = ctx.createLinearGradient(0, 0, width, height);
     gradient.addColorStop(0, `hsl(${(t * 2) % 360} 60% 45%)`);
     gradient.addColorStop(1, `hsl(${(t * 2 + 180) % 360} 60% 45%)`);
     ctx.fillStyle = gradient;
-    ctx.fillRect(0, 0, 640, 360);
+    ctx.fillRect(0, 0, width, height);
     ctx.fillStyle = 'rgb(200,200,200)';
-    ctx.fillRect((t * 8) % 540, 180, 100, 90);
-    const cell = Math.floor(640 / CELLS);
+    ctx.fillRect((t * 8) % Math.max(1, width - width / 6), height / 2, width / 6, height / 4);
+    const cell = Math.floor(width / CELLS);
     const payload = (BigInt(t & 0xffffff) << 32n) | BigInt(Date.now() % 2 ** 32);
     const bits = (payload << 8n) | BigInt(crc8(payload));
     for (let i = 0; i < 64; i += 1) {
@@ -168,8 +180,9 @@ async function browserJoin({ url, token, codec, expect }) {
     source: LK.Track.Source.Camera,
     videoCodec: codec,
     backupCodec: false,
-    simulcast: false,
-    videoEncoding: { maxBitrate: 1_200_000, maxFramerate: 30 },
+    simulcast,
+    videoSimulcastLayers: [LK.VideoPresets.h180, LK.VideoPresets.h360],
+    videoEncoding: { maxBitrate: height >= 720 ? 1_700_000 : 1_200_000, maxFramerate: 30 },
   });
   B.camera = camera;
 
@@ -224,11 +237,13 @@ async function browserReport() {
   };
   return {
     sent: await pick(B.camera, 'outbound-rtp', 'video'),
-    received: await pick(B.remote?.track, 'inbound-rtp', 'video'),
+    received: await pick(B.remotes[0]?.track, 'inbound-rtp', 'video'),
     receivedAudio: await pick(B.remoteAudio, 'inbound-rtp', 'audio'),
-    remoteTrackSid: B.remote?.trackSid ?? null,
+    remoteTrackSid: B.remotes[0]?.trackSid ?? null,
+    remoteVideos: B.remotes.length,
     stamps: B.stamps,
     unreadable: B.unreadable,
+    connectAt: B.connectAt,
     firstPictureAt: B.firstPictureAt,
   };
 }
@@ -245,12 +260,15 @@ async function finish() {
       report.received = {
         from: values.expect,
         trackSid: r.remoteTrackSid,
+        videos: r.remoteVideos,
         stats: r.received,
         audio: r.receivedAudio,
         readable: r.stamps.length,
         unreadable: r.unreadable,
         stamps: r.stamps,
         firstPictureAt: r.firstPictureAt === null ? null : r.firstPictureAt - started,
+        // From the start of connecting to the first readable remote picture.
+        firstPictureMs: r.firstPictureAt === null || r.connectAt === null ? null : r.firstPictureAt - r.connectAt,
       };
     } catch (err) {
       error('report', err);
@@ -262,8 +280,8 @@ async function finish() {
     }
     await browser.close();
   }
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-  process.exit(0);
+  // Exit once the report is out: writes to a pipe are asynchronous, and a large report would be cut.
+  process.stdout.write(`${JSON.stringify(report)}\n`, () => process.exit(0));
 }
 
 setTimeout(() => {
@@ -282,6 +300,9 @@ try {
       token: values.token,
       codec: values.codec,
       expect: values.expect,
+      width,
+      height,
+      simulcast: values.simulcast,
     }),
     30_000,
     'connect and publish',
@@ -296,7 +317,9 @@ try {
     seen = await browser.page.evaluate(() => window.B.firstPictureAt !== null);
     if (!seen) await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  if (!seen) {
+  if (seen) {
+    log('first readable picture');
+  } else {
     error('remote video', `no readable picture from ${values.expect} within ${FIRST_PICTURE_TIMEOUT_MS / 1000} s`);
   }
   await new Promise((resolve) => setTimeout(resolve, Number(values.stay) * 1000));

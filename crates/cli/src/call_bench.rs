@@ -1,37 +1,54 @@
-//! `colloque-cli bench call`: a 4-party call on the local SFU, measured from the side of one client. The
-//! SFU runs in this process; three bots (`colloque-cli bots`: the 640×360 pattern in simulcast and a tone
-//! each) and the client under test (`colloque-cli join --camera synthetic --mic synthetic --measure`: a 720p
-//! simulcast camera and a microphone out, three videos and three audios in, decoded) are child processes, so
-//! that the client's CPU time and peak memory are its own. Prints the time to the first remote picture,
-//! glass-to-glass latency p50/p95 (the pattern's capture time read back from the decoded pictures), the
-//! client's CPU % (of one core) and peak RSS.
-use std::io::{BufRead, BufReader};
+//! `colloque-cli bench call`: a 4-party call on the local SFU, measured from the side of one client, with
+//! Colloque and then a browser as that client. The SFU runs in this process; three bots (`colloque-cli bots`:
+//! the 640×360 pattern in H.264 simulcast and a tone each) are a child process, and so is the client under
+//! test, so that its CPU time and memory are its own:
+//! - Colloque: `colloque-cli join --camera synthetic --mic synthetic --measure` (a 720p simulcast camera and a
+//!   microphone out; three videos and three audios in, decoded and mixed);
+//! - the browser: livekit-client in Debian's headless Chromium (tests/peers/browser_peer.mjs: a 720p canvas
+//!   camera in VP8 simulcast and a WebAudio tone out; three videos shown and three audios played), every
+//!   Chromium process counted.
+//!
+//! Each prints the time from connecting to the first remote picture, glass-to-glass latency p50/p95 (the
+//! pattern's capture time read back from the pictures shown), CPU % of one core over a steady window, and
+//! peak memory (PSS summed over the client's processes); then the ratios.
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use colloque_sfu::config::ServerConfig;
 use colloque_sfu::SfuServer;
+use serde_json::{json, Value};
 
 /// Arguments of `bench call`.
 #[derive(Debug, clap::Args)]
 pub struct CallArgs {
-    /// Seconds the client under test stays in the call.
+    /// Seconds each client under test stays in the call.
     #[arg(long, default_value_t = 20)]
     seconds: u64,
-    /// A short call (a smoke test).
+    /// A short call (10 s), Colloque only (a smoke test).
     #[arg(long)]
     quick: bool,
+    /// Skip the browser run.
+    #[arg(long)]
+    no_browser: bool,
 }
 
 const API_KEY: &str = "bench";
 const API_SECRET: &str = "bench-secret-bench-secret-bench-secret";
 const ROOM: &str = "bench-call";
 const BOTS: usize = 3;
+/// CPU is measured from this long after the first remote picture (connection set-up, encoder start and
+/// the browser's launch left out).
+const SETTLE: Duration = Duration::from_secs(2);
 
 /// Runs `bench call`.
 pub fn call(args: &CallArgs) -> Result<()> {
-    let seconds = if args.quick { 6 } else { args.seconds.max(5) };
+    let seconds = if args.quick { 10 } else { args.seconds.max(8) };
+    let browser = !(args.quick || args.no_browser);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("sfu-server")
@@ -44,86 +61,230 @@ pub fn call(args: &CallArgs) -> Result<()> {
     let exe = std::env::current_exe().context("finding colloque-cli")?;
     let common = ["--url", &url, "--api-key", API_KEY, "--api-secret", API_SECRET, "--room", ROOM];
 
+    let runs = if browser { 2 } else { 1 };
     let bots = Command::new(&exe)
         .arg("bots")
         .args(common)
-        .args(["--count", &BOTS.to_string(), "--size", "640x360", "--duration", &(seconds + 15).to_string()])
+        .args(["--count", &BOTS.to_string(), "--size", "640x360"])
+        .args(["--duration", &(runs * (seconds + 40)).to_string()])
         .stdout(Stdio::null())
         .spawn()
         .context("starting the bots")?;
-    let bots = Reaped(bots);
+    let _bots = Reaped(bots);
     // The bots are in (and publishing) before the client under test arrives.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while runtime.block_on(async { server.rooms().participants(ROOM).map(|p| p.len()).unwrap_or(0) }) < BOTS {
+    while server.rooms().participants(ROOM).map(|p| p.len()).unwrap_or(0) < BOTS {
         if Instant::now() > deadline {
             bail!("the bots did not join within 20 s");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(2));
+    // A quick run leaves a slow (debug, loaded) client most of its time to get its first picture.
+    let window = Duration::from_secs(if args.quick { 2 } else { seconds.saturating_sub(5).max(2) });
 
-    let client = Command::new(&exe)
+    let mut native = Command::new(&exe);
+    native
         .arg("join")
         .args(common)
-        .args(["--identity", "client-under-test", "--camera", "synthetic", "--mic", "synthetic", "--measure"])
-        .args(["--duration", &seconds.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting the client under test")?;
-    let mut client = Reaped(client);
-    let pid = client.0.id();
-    let stdout = client.0.stdout.take().context("the client's output")?;
-    let lines =
-        std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>());
-    let cpu_start = cpu_seconds(pid).unwrap_or(0.0);
-    let wall_start = Instant::now();
-    let (mut cpu_end, mut peak_rss_kb) = (cpu_start, 0u64);
-    while client.0.try_wait()?.is_none() {
-        if let Some(cpu) = cpu_seconds(pid) {
-            cpu_end = cpu;
-        }
-        peak_rss_kb = peak_rss_kb.max(peak_rss(pid).unwrap_or(0));
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let wall = wall_start.elapsed().as_secs_f64();
-    let lines = lines.join().map_err(|_| anyhow::anyhow!("reading the client's output failed"))?;
-    drop(bots);
-    runtime.block_on(server.stop());
-
-    let measured = lines
+        .args(["--identity", "colloque", "--camera", "synthetic", "--mic", "synthetic", "--measure"])
+        .args(["--duration", &seconds.to_string()]);
+    let sampled = sample(&mut native, "\"event\":\"first_frame\"", false, window)?;
+    let measured = sampled
+        .stdout
         .iter()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .find(|v| v["event"] == "measured")
         .context("the client under test printed no measurement")?;
-    let cpu_percent = 100.0 * (cpu_end - cpu_start) / wall;
-    let report = serde_json::json!({
-        "bench": "call",
+    let colloque = json!({
         "client": "colloque",
-        "participants": BOTS + 1,
-        "seconds": seconds,
         "first_remote_picture_ms": measured["first_picture_ms"],
         "remote_videos": measured["tracks"],
         "pictures": measured["pictures"],
         "unreadable": measured["unreadable"],
         "latency_ms": measured["latency_ms"],
-        "cpu_percent_of_one_core": (cpu_percent * 10.0).round() / 10.0,
-        "peak_rss_mb": (peak_rss_kb as f64 / 1024.0 * 10.0).round() / 10.0,
+        "cpu_percent_of_one_core": round1(sampled.cpu_percent),
+        "peak_memory_mb": round1(sampled.peak_pss_mb),
     });
-    println!("{report}");
-    eprintln!(
-        "call of {} ({} bots at 640x360, client: 720p simulcast + mic out): first remote picture {} ms, \
-         {} pictures from {} videos, latency p50 {} ms p95 {} ms, client CPU {:.1} % of a core, peak RSS {:.1} MB",
-        BOTS + 1,
-        BOTS,
-        measured["first_picture_ms"],
-        measured["pictures"],
-        measured["tracks"],
-        measured["latency_ms"]["p50"],
-        measured["latency_ms"]["p95"],
-        cpu_percent,
-        peak_rss_kb as f64 / 1024.0
-    );
+    report(&colloque, seconds);
+
+    if browser {
+        let chromium = browser_run(&url, seconds, window)?;
+        report(&chromium, seconds);
+        let ratio = |key: &str, sub: Option<&str>| {
+            let get = |v: &Value| match sub {
+                Some(s) => v[key][s].as_f64(),
+                None => v[key].as_f64(),
+            };
+            match (get(&colloque), get(&chromium)) {
+                (Some(a), Some(b)) if b > 0.0 => json!(round2(a / b)),
+                _ => Value::Null,
+            }
+        };
+        let ratios = json!({
+            "bench": "call-ratio",
+            "colloque_over_chromium": {
+                "first_remote_picture": ratio("first_remote_picture_ms", None),
+                "latency_p50": ratio("latency_ms", Some("p50")),
+                "latency_p95": ratio("latency_ms", Some("p95")),
+                "cpu": ratio("cpu_percent_of_one_core", None),
+                "memory": ratio("peak_memory_mb", None),
+            }
+        });
+        println!("{ratios}");
+        eprintln!("Colloque / Chromium: {}", ratios["colloque_over_chromium"]);
+    }
+    runtime.block_on(server.stop());
     Ok(())
+}
+
+/// The browser as the client under test.
+fn browser_run(url: &str, seconds: u64, window: Duration) -> Result<Value> {
+    let peers = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers");
+    if !peers.join("node_modules/livekit-client").is_dir() {
+        bail!(
+            "the browser run needs the test peers: `npm ci --prefix {}` (or --no-browser)",
+            peers.display()
+        );
+    }
+    let token = crate::join::mint(API_KEY, API_SECRET, ROOM, "chromium", "Chromium")?;
+    let mut node = Command::new("node");
+    node.arg(peers.join("browser_peer.mjs"))
+        .args(["--url", url, "--token", &token, "--expect", "*", "--codec", "vp8", "--size", "1280x720"])
+        .args(["--simulcast", "--stay", &seconds.to_string(), "--timeout", &(seconds + 40).to_string()])
+        .current_dir(&peers);
+    let sampled = sample(&mut node, "first readable picture", true, window)?;
+    let report: Value = sampled
+        .stdout
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .context("the browser peer printed no report")?;
+    if let Some(errors) = report["errors"].as_array().filter(|e| !e.is_empty()) {
+        bail!("the browser run failed: {errors:?}");
+    }
+    let received = &report["received"];
+    let mut ages: Vec<i64> = received["stamps"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|s| s["ageMs"].as_i64()).collect())
+        .unwrap_or_default();
+    ages.sort_unstable();
+    let quantile = |q: f64| ages.get(((ages.len() as f64 - 1.0) * q).round() as usize).copied();
+    let tracks: HashSet<&str> = received["stamps"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|s| s["trackSid"].as_str()).collect())
+        .unwrap_or_default();
+    Ok(json!({
+        "client": format!("chromium {} + livekit-client {}", report["chromium"].as_str().unwrap_or("?"),
+            report["livekitClient"].as_str().unwrap_or("?")),
+        "first_remote_picture_ms": received["firstPictureMs"],
+        "remote_videos": tracks.len(),
+        "pictures": ages.len(),
+        "unreadable": received["unreadable"],
+        "latency_ms": { "p50": quantile(0.5), "p95": quantile(0.95) },
+        "cpu_percent_of_one_core": round1(sampled.cpu_percent),
+        "peak_memory_mb": round1(sampled.peak_pss_mb),
+    }))
+}
+
+fn report(figures: &Value, seconds: u64) {
+    let mut line = figures.clone();
+    line["bench"] = json!("call");
+    line["participants"] = json!(BOTS + 1);
+    line["seconds"] = json!(seconds);
+    println!("{line}");
+    eprintln!(
+        "{}: first remote picture {} ms, {} pictures from {} videos, latency p50 {} ms p95 {} ms, \
+         CPU {} % of a core, peak memory {} MB",
+        figures["client"].as_str().unwrap_or("?"),
+        figures["first_remote_picture_ms"],
+        figures["pictures"],
+        figures["remote_videos"],
+        figures["latency_ms"]["p50"],
+        figures["latency_ms"]["p95"],
+        figures["cpu_percent_of_one_core"],
+        figures["peak_memory_mb"],
+    );
+}
+
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// What sampling a client under test gave.
+struct Sampled {
+    stdout: Vec<String>,
+    cpu_percent: f64,
+    peak_pss_mb: f64,
+}
+
+/// Runs `command` to its end, sampling every 200 ms the CPU time and memory of its process (`tree`: of
+/// every process below it, not itself — Chromium under its Node driver). CPU is counted over `window`,
+/// starting [`SETTLE`] after a line containing `first_picture` (stdout or stderr).
+fn sample(command: &mut Command, first_picture: &str, tree: bool, window: Duration) -> Result<Sampled> {
+    let mut child =
+        Reaped(command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().context("starting the client")?);
+    let root = child.0.id();
+    let (tx, lines) = mpsc::channel::<(bool, String)>();
+    for (is_stdout, stream) in [
+        (true, child.0.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>)),
+        (false, child.0.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>)),
+    ] {
+        let (tx, stream) = (tx.clone(), stream.context("the client's output")?);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send((is_stdout, line));
+            }
+        });
+    }
+    drop(tx);
+    let (mut stdout, mut first_at) = (Vec::new(), None::<Instant>);
+    let mut cpu_at_start: Option<(Instant, HashMap<u32, f64>)> = None;
+    let mut cpu_percent = None;
+    let mut peak_pss_kb = 0u64;
+    loop {
+        let exited = child.0.try_wait()?.is_some();
+        while let Ok((is_stdout, line)) = lines.try_recv() {
+            if first_at.is_none() && line.contains(first_picture) {
+                first_at = Some(Instant::now());
+            }
+            if is_stdout {
+                stdout.push(line);
+            }
+        }
+        if exited {
+            break;
+        }
+        let pids: Vec<u32> = if tree { descendants(root) } else { vec![root] };
+        peak_pss_kb = peak_pss_kb.max(pids.iter().filter_map(|p| pss_kb(*p)).sum());
+        let now = Instant::now();
+        match (&cpu_at_start, first_at) {
+            (None, Some(first)) if now >= first + SETTLE => {
+                cpu_at_start =
+                    Some((now, pids.iter().filter_map(|p| Some((*p, cpu_seconds(*p)?))).collect()));
+            }
+            (Some((start, before)), _) if cpu_percent.is_none() && now >= *start + window => {
+                let used: f64 = pids
+                    .iter()
+                    .filter_map(|p| Some(cpu_seconds(*p)? - before.get(p).copied().unwrap_or(0.0)))
+                    .sum();
+                cpu_percent = Some(100.0 * used / now.duration_since(*start).as_secs_f64());
+            }
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // What is still in the pipes once the process is gone.
+    while let Ok((is_stdout, line)) = lines.recv_timeout(Duration::from_millis(500)) {
+        if is_stdout {
+            stdout.push(line);
+        }
+    }
+    let cpu_percent = cpu_percent.context("the client ended before its measuring window did")?;
+    Ok(Sampled { stdout, cpu_percent, peak_pss_mb: peak_pss_kb as f64 / 1024.0 })
 }
 
 /// A child process killed and reaped when dropped.
@@ -145,11 +306,35 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks / 100.0) // USER_HZ is 100 on Linux
 }
 
-/// Peak resident memory of process `pid` in kB (`VmHWM`).
-fn peak_rss(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
+/// Proportional set size of process `pid` in kB: its share of memory, shared pages divided among the
+/// processes that map them (a fair sum over a multi-process browser).
+fn pss_kb(pid: u32) -> Option<u64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    rollup
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix("Pss:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// Every process below `root`.
+fn descendants(root: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok());
+        if let Some(ppid) = ppid {
+            children.entry(ppid).or_default().push(pid);
+        }
+    }
+    let mut out = Vec::new();
+    let mut queue = vec![root];
+    while let Some(pid) = queue.pop() {
+        for child in children.get(&pid).into_iter().flatten() {
+            out.push(*child);
+            queue.push(*child);
+        }
+    }
+    out
 }

@@ -76,7 +76,7 @@ fn bench_call_decodes_the_three_bots_and_reports_latency_cpu_and_memory() {
     assert_eq!(report["remote_videos"], 3, "{report}");
     assert_eq!(report["unreadable"], 0, "every picture carries a readable stamp: {report}");
     assert!(report["pictures"].as_u64().unwrap() > 30, "{report}");
-    for figure in ["first_remote_picture_ms", "cpu_percent_of_one_core", "peak_rss_mb"] {
+    for figure in ["first_remote_picture_ms", "cpu_percent_of_one_core", "peak_memory_mb"] {
         assert!(report[figure].as_f64().is_some_and(|v| v > 0.0), "{figure}: {report}");
     }
     assert!(report["latency_ms"]["p95"].as_i64().is_some(), "{report}");
