@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use colloque_media::capture::audio::Microphone;
+use colloque_media::audio::processing::VoiceProcessingConfig;
+use colloque_media::audio::voice::{FarEnd, ProcessedMicrophone};
+use colloque_media::capture::audio::{Microphone, Speaker};
 use colloque_media::capture::camera::Camera;
 use colloque_media::capture::screen::ScreenCapture;
 use colloque_media::synthetic::{SyntheticAudio, SyntheticVideo, ToneGenerator};
-use colloque_media::{AudioSource, VideoSource};
+use colloque_media::{AudioFrame, AudioSource, VideoSource};
 use colloque_session::{ConnectOptions, Event, Session};
 use livekit_api::access_token::{AccessToken, VideoGrants};
 
@@ -57,9 +59,13 @@ pub struct JoinArgs {
     /// Publish a camera: `synthetic` (the 720p test pattern), `default`, or a device index.
     #[arg(long)]
     camera: Option<String>,
-    /// Publish a microphone: `synthetic` (a 440 Hz tone), `default`, or a device name.
+    /// Publish a microphone: `synthetic` (a 440 Hz tone), `default`, or a device name. A device's sound goes
+    /// through echo cancellation (of what `--speaker` plays), noise suppression and gain control.
     #[arg(long)]
     mic: Option<String>,
+    /// Play everyone else, mixed, on a speaker: `default` or a device name.
+    #[arg(long, conflicts_with_all = ["record_dir", "measure"])]
+    speaker: Option<String>,
     /// Share a screen: the display's index (0 is the first).
     #[arg(long)]
     screen: Option<u32>,
@@ -79,15 +85,49 @@ fn camera(spec: &str) -> Result<Box<dyn VideoSource>> {
     })
 }
 
-/// Opens the microphone `--mic` names.
-fn microphone(spec: &str) -> Result<Box<dyn AudioSource>> {
-    Ok(match spec {
-        "synthetic" => Box::new(SyntheticAudio::new(ToneGenerator::new(440.0, 0.3))),
+/// Opens the microphone `--mic` names; a device's sound is processed, with `far_end` as the echo reference.
+fn microphone(spec: &str, far_end: &FarEnd) -> Result<Box<dyn AudioSource>> {
+    let device: Box<dyn AudioSource> = match spec {
+        "synthetic" => return Ok(Box::new(SyntheticAudio::new(ToneGenerator::new(440.0, 0.3)))),
         "default" => Box::new(Microphone::open(None).context("opening the default microphone")?),
         name => {
             Box::new(Microphone::open(Some(name)).with_context(|| format!("opening microphone {name:?}"))?)
         }
-    })
+    };
+    let processed = ProcessedMicrophone::new(device, far_end.clone(), VoiceProcessingConfig::default())
+        .context("starting voice processing")?;
+    Ok(Box::new(processed))
+}
+
+/// Plays the remote mix on the speaker `spec` names, on a thread of its own (an audio stream stays on the
+/// thread that opened it), handing each block to `far_end` as it goes out. Fails if the device does not
+/// open.
+fn play(spec: &str, mut mix: tokio::sync::mpsc::Receiver<AudioFrame>, far_end: FarEnd) -> Result<()> {
+    let device = (spec != "default").then(|| spec.to_owned());
+    let (opened_tx, opened) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("speaker".into())
+        .spawn(move || {
+            let mut speaker = match Speaker::open(device.as_deref()) {
+                Ok(speaker) => {
+                    let _ = opened_tx.send(Ok(()));
+                    speaker
+                }
+                Err(e) => {
+                    let _ = opened_tx.send(Err(e));
+                    return;
+                }
+            };
+            while let Some(frame) = mix.blocking_recv() {
+                far_end.push(&frame);
+                if let Err(e) = speaker.play(&frame) {
+                    tracing::warn!(error = %e, "speaker stopped");
+                    break;
+                }
+            }
+        })
+        .context("starting the speaker thread")?;
+    opened.recv().context("the speaker thread ended")?.with_context(|| format!("opening speaker {spec:?}"))
 }
 
 /// Reads the pattern's stamp in every remote picture until the session lets go of the channel; the
@@ -240,7 +280,14 @@ pub fn run(args: &JoinArgs) -> Result<()> {
         }
         // Devices open before joining: a missing one is an error, not a silent meeting.
         let camera = args.camera.as_deref().map(camera).transpose()?;
-        let microphone = args.mic.as_deref().map(microphone).transpose()?;
+        // What the speaker plays is the echo canceller's reference.
+        let far_end = FarEnd::default();
+        if let Some(spec) = &args.speaker {
+            let (tx, rx) = tokio::sync::mpsc::channel(50);
+            options.audio = Some(tx);
+            play(spec, rx, far_end.clone())?;
+        }
+        let microphone = args.mic.as_deref().map(|spec| microphone(spec, &far_end)).transpose()?;
         let screen = args
             .screen
             .map(|display| {

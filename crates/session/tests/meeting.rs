@@ -59,6 +59,30 @@ async fn wait_noting_chat<T>(
     .await
 }
 
+/// The pattern's frame counters in the next `want` pictures `pick` accepts (others, a layer switch in
+/// progress or another track, are skipped); each must be readable. Fails after 15 s.
+async fn counters(
+    frames: &mut tokio::sync::mpsc::Receiver<colloque_session::RemoteVideo>,
+    want: usize,
+    what: &str,
+    pick: impl Fn(&colloque_session::RemoteVideo) -> bool,
+) -> Vec<u32> {
+    let mut counters = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while counters.len() < want {
+        let video = tokio::time::timeout_at(deadline, frames.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {} pictures of {what} in 15 s", counters.len()))
+            .unwrap();
+        if pick(&video) {
+            let stamp = colloque_media::synthetic::read_stamp(&video.frame)
+                .unwrap_or_else(|| panic!("{what}: unreadable picture"));
+            counters.push(stamp.counter);
+        }
+    }
+    counters
+}
+
 /// Everything that arrives within `window`.
 async fn drain(events: &mut Events, window: Duration) -> Vec<Event> {
     let mut out = Vec::new();
@@ -281,7 +305,7 @@ async fn a_cut_signalling_connection_is_resumed_without_losing_or_doubling_chat(
 /// every picture reads back as the pattern with its counter moving on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_native_camera_is_received_in_the_simulcast_layer_asked_for() {
-    use colloque_media::synthetic::{read_stamp, SyntheticVideo};
+    use colloque_media::synthetic::SyntheticVideo;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .try_init();
@@ -310,30 +334,10 @@ async fn a_native_camera_is_received_in_the_simulcast_layer_asked_for() {
     assert_eq!(track, published);
     assert_eq!(codec.to_ascii_lowercase(), "video/h264");
 
-    // Receives until `want` pictures of `width` arrived (others are the switch in progress).
-    async fn receive(
-        frames: &mut tokio::sync::mpsc::Receiver<colloque_session::RemoteVideo>,
-        width: u32,
-        want: usize,
-    ) -> Vec<u32> {
-        let mut counters = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        while counters.len() < want {
-            let video = tokio::time::timeout_at(deadline, frames.recv())
-                .await
-                .unwrap_or_else(|_| panic!("no {width}-wide pictures in 15 s ({} so far)", counters.len()))
-                .unwrap();
-            if video.frame.width() == width {
-                let stamp = read_stamp(&video.frame).unwrap_or_else(|| panic!("{width}: unreadable picture"));
-                counters.push(stamp.counter);
-            }
-        }
-        counters
-    }
     bob.show_video(&track, Some((320, 180))).unwrap();
-    let small = receive(&mut frames, 320, 10).await;
+    let small = counters(&mut frames, 10, "320-wide", |v| v.frame.width() == 320).await;
     bob.show_video(&track, Some((1280, 720))).unwrap();
-    let large = receive(&mut frames, 1280, 10).await;
+    let large = counters(&mut frames, 10, "1280-wide", |v| v.frame.width() == 1280).await;
     for counters in [&small, &large] {
         assert!(counters.windows(2).all(|w| w[0] < w[1]), "counters advance: {counters:?}");
     }
@@ -348,7 +352,7 @@ async fn a_native_camera_is_received_in_the_simulcast_layer_asked_for() {
 /// while she was away arrives once, and chat flows both ways afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_the_server_forgot_joins_again_and_publishes_again() {
-    use colloque_media::synthetic::{read_stamp, SyntheticVideo};
+    use colloque_media::synthetic::SyntheticVideo;
     let mut config = ServerConfig::from_args("127.0.0.1:0", &colloque_testkit::keys()).unwrap();
     config.resume_window = Duration::from_millis(800);
     let server = SfuServer::start(config).await.unwrap();
@@ -370,26 +374,7 @@ async fn a_session_the_server_forgot_joins_again_and_publishes_again() {
     options.video = Some(frames_tx);
     let (bob, mut bob_events) = Session::connect(options).await.unwrap();
 
-    // Readable pictures of `track` (others, from before, are skipped), until `want` arrived.
-    async fn pictures(
-        frames: &mut tokio::sync::mpsc::Receiver<colloque_session::RemoteVideo>,
-        track: &str,
-        want: usize,
-    ) -> Vec<u32> {
-        let mut counters = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        while counters.len() < want {
-            let video = tokio::time::timeout_at(deadline, frames.recv())
-                .await
-                .unwrap_or_else(|_| panic!("only {} pictures of {track} in 15 s", counters.len()))
-                .unwrap();
-            if video.track_sid == track {
-                counters.push(read_stamp(&video.frame).expect("a readable pattern").counter);
-            }
-        }
-        counters
-    }
-    pictures(&mut frames, &first_track, 5).await;
+    counters(&mut frames, 5, &first_track, |v| v.track_sid == first_track).await;
 
     // Alice's network goes away for longer than the server waits for her.
     relay.refuse(true);
@@ -424,11 +409,11 @@ async fn a_session_the_server_forgot_joins_again_and_publishes_again() {
         _ => None,
     })
     .await;
-    let counters = pictures(&mut frames, &second_track, 10).await;
+    let moving = counters(&mut frames, 10, &second_track, |v| v.track_sid == second_track).await;
     // (A picture may come twice when the server moves up a simulcast layer at a keyframe.)
     assert!(
-        counters.windows(2).all(|w| w[0] <= w[1]) && counters[9] >= counters[0] + 5,
-        "the pattern moves on: {counters:?}"
+        moving.windows(2).all(|w| w[0] <= w[1]) && moving[9] >= moving[0] + 5,
+        "the pattern moves on: {moving:?}"
     );
 
     bob.send_chat("bon retour").unwrap();

@@ -1,5 +1,7 @@
-//! Audio signal processing: resampling, echo cancellation, jitter buffering, mixing.
+//! Audio signal processing: resampling, echo cancellation (and the microphone that applies it), jitter
+//! buffering, mixing.
 pub mod jitter;
 pub mod mixer;
 pub mod processing;
 pub mod resample;
+pub mod voice;
