@@ -44,8 +44,7 @@ impl Timings {
     fn percentile(&self, p: f64) -> f64 {
         let mut sorted = self.0.clone();
         sorted.sort_by(f64::total_cmp);
-        let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-        sorted.get(idx).copied().unwrap_or(f64::NAN)
+        crate::quantile::quantile(&sorted, p).unwrap_or(f64::NAN)
     }
 
     fn mean(&self) -> f64 {

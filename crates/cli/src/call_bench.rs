@@ -23,6 +23,8 @@ use colloque_sfu::config::ServerConfig;
 use colloque_sfu::SfuServer;
 use serde_json::{json, Value};
 
+use crate::procfs::{cpu_seconds, descendants, pss_kb};
+
 /// Arguments of `bench call`.
 #[derive(Debug, clap::Args)]
 pub struct CallArgs {
@@ -168,7 +170,7 @@ fn browser_run(url: &str, seconds: u64, window: Duration) -> Result<Value> {
         .map(|s| s.iter().filter_map(|s| s["ageMs"].as_i64()).collect())
         .unwrap_or_default();
     ages.sort_unstable();
-    let quantile = |q: f64| ages.get(((ages.len() as f64 - 1.0) * q).round() as usize).copied();
+    let quantile = |q| crate::quantile::quantile(&ages, q);
     let tracks: HashSet<&str> = received["stamps"]
         .as_array()
         .map(|s| s.iter().filter_map(|s| s["trackSid"].as_str()).collect())
@@ -295,46 +297,4 @@ impl Drop for Reaped {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// User + system CPU seconds of process `pid` (Linux `/proc`).
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0) // USER_HZ is 100 on Linux
-}
-
-/// Proportional set size of process `pid` in kB: its share of memory, shared pages divided among the
-/// processes that map them (a fair sum over a multi-process browser).
-fn pss_kb(pid: u32) -> Option<u64> {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
-    rollup
-        .lines()
-        .find_map(|l| l.strip_prefix("Pss:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-}
-
-/// Every process below `root`.
-fn descendants(root: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
-    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-    for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok());
-        if let Some(ppid) = ppid {
-            children.entry(ppid).or_default().push(pid);
-        }
-    }
-    let mut out = Vec::new();
-    let mut queue = vec![root];
-    while let Some(pid) = queue.pop() {
-        for child in children.get(&pid).into_iter().flatten() {
-            out.push(*child);
-            queue.push(*child);
-        }
-    }
-    out
 }

@@ -151,7 +151,7 @@ async fn measure(
         }
     }
     ages.sort_unstable();
-    let quantile = |q: f64| ages.get(((ages.len() as f64 - 1.0) * q).round() as usize).copied();
+    let quantile = |q| crate::quantile::quantile(&ages, q);
     serde_json::json!({
         "event": "measured",
         "first_picture_ms": first_picture_ms,

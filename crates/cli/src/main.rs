@@ -9,6 +9,8 @@ mod bots;
 mod call_bench;
 mod demo;
 mod join;
+mod procfs;
+mod quantile;
 mod sfu_bench;
 mod y4m;
 

@@ -48,34 +48,9 @@ fn token(identity: &str) -> Result<String> {
         .context("minting a token")
 }
 
-/// CPU seconds (user + system) spent so far by this process's threads whose name starts with `prefix`.
-fn thread_cpu_seconds(prefix: &str) -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0.0 };
-    let mut total = 0u64;
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
-        // "tid (comm) state ...": the name may hold spaces; fields after the last ')' are fixed.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
-        if !stat[open + 1..close].starts_with(prefix) {
-            continue;
-        }
-        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-        // utime and stime are fields 14 and 15 of stat, 12 and 13 after "state".
-        let utime: u64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0);
-        let stime: u64 = fields.get(12).and_then(|f| f.parse().ok()).unwrap_or(0);
-        total += utime + stime;
-    }
-    total as f64 / ticks
-}
-
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    f64::from(sorted[i]) / 1000.0
+/// A quantile of sorted delays in µs, in ms (NaN when there is none).
+fn delay_ms(sorted: &[u32], q: f64) -> f64 {
+    crate::quantile::quantile(sorted, q).map_or(f64::NAN, |us| f64::from(us) / 1000.0)
 }
 
 /// Runs `bench sfu`.
@@ -146,11 +121,11 @@ fn run(scenario: Scenario, seconds: u64) -> Result<()> {
     received.record(true);
     let (packets0, bytes0) =
         (received.packets.load(Ordering::Relaxed), received.bytes.load(Ordering::Relaxed));
-    let cpu0 = thread_cpu_seconds("sfu-");
+    let cpu0 = crate::procfs::thread_cpu_seconds("sfu-");
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(seconds));
     let elapsed = t0.elapsed().as_secs_f64();
-    let cpu = thread_cpu_seconds("sfu-") - cpu0;
+    let cpu = crate::procfs::thread_cpu_seconds("sfu-") - cpu0;
     let packets = received.packets.load(Ordering::Relaxed) - packets0;
     let bytes = received.bytes.load(Ordering::Relaxed) - bytes0;
     received.record(false);
@@ -171,8 +146,8 @@ fn run(scenario: Scenario, seconds: u64) -> Result<()> {
         packets as f64 / elapsed,
         megabits / elapsed,
         if megabits > 0.0 { cpu / megabits } else { f64::NAN },
-        percentile(&delays, 0.5),
-        percentile(&delays, 0.95),
+        delay_ms(&delays, 0.5),
+        delay_ms(&delays, 0.95),
     );
     server_rt.shutdown_timeout(Duration::from_secs(1));
     clients_rt.shutdown_timeout(Duration::from_secs(1));
