@@ -17,16 +17,7 @@ pub fn payload_type(
     let section = sections(sdp).find(|s| {
         s.kind == kind && mid.is_none_or(|m| s.lines.iter().any(|l| l.strip_prefix("a=mid:") == Some(m)))
     })?;
-    let named: Vec<u8> = section
-        .order
-        .iter()
-        .copied()
-        .filter(|pt| {
-            section.attribute("a=rtpmap:", *pt).is_some_and(|map| {
-                map.split('/').next().is_some_and(|codec| codec.eq_ignore_ascii_case(name))
-            })
-        })
-        .collect();
+    let named: Vec<u8> = section.order.iter().copied().filter(|pt| section.is_codec(*pt, name)).collect();
     let fits = |pt: &u8| {
         let fmtp = section.attribute("a=fmtp:", *pt).unwrap_or("");
         let params: Vec<&str> = fmtp.split(';').map(str::trim).collect();
@@ -37,11 +28,7 @@ pub fn payload_type(
 
 /// The `mid` of the media section that carries track `track_id` (its `a=msid:<stream> <track>` line).
 pub fn mid_of_track(sdp: &str, track_id: &str) -> Option<String> {
-    let section = sections(sdp).find(|s| {
-        s.lines
-            .iter()
-            .any(|l| l.strip_prefix("a=msid:").and_then(|v| v.split_whitespace().nth(1)) == Some(track_id))
-    })?;
+    let section = sections(sdp).find(|s| carries_track(&s.lines, track_id))?;
     section.lines.iter().find_map(|l| l.strip_prefix("a=mid:")).map(str::to_owned)
 }
 
@@ -63,10 +50,7 @@ pub fn prefer_codec(sdp: &str, track_id: &str, name: &str) -> String {
         };
         let end = lines[i + 1..].iter().position(|l| l.starts_with("m=")).map_or(lines.len(), |p| i + 1 + p);
         let body = &lines[i + 1..end];
-        let carries = body
-            .iter()
-            .any(|l| l.strip_prefix("a=msid:").and_then(|v| v.split_whitespace().nth(1)) == Some(track_id));
-        out.push(if carries {
+        out.push(if carries_track(body, track_id) {
             reorder(m, body, name).unwrap_or_else(|| line.to_owned())
         } else {
             line.to_owned()
@@ -79,19 +63,13 @@ pub fn prefer_codec(sdp: &str, track_id: &str, name: &str) -> String {
 
 /// The `m=` line with `name`'s payload types (and their `rtx`) first.
 fn reorder(m: &str, body: &[&str], name: &str) -> Option<String> {
-    let words: Vec<&str> = m.split_whitespace().collect();
-    let (head, formats) = (words.get(..3)?, words.get(3..)?);
-    let section = Section {
-        kind: head[0],
-        order: formats.iter().filter_map(|f| f.parse().ok()).collect(),
-        lines: body.to_vec(),
-    };
-    let is = |pt: u8, codec: &str| {
-        section
-            .attribute("a=rtpmap:", pt)
-            .is_some_and(|map| map.split('/').next().is_some_and(|c| c.eq_ignore_ascii_case(codec)))
-    };
-    let preferred: Vec<u8> = section.order.iter().copied().filter(|pt| is(*pt, name)).collect();
+    // m=<kind> <port> <proto> <fmt>…
+    let head: Vec<&str> = m.split_whitespace().take(3).collect();
+    if head.len() < 3 {
+        return None;
+    }
+    let section = Section::new(m, body.to_vec());
+    let preferred: Vec<u8> = section.order.iter().copied().filter(|pt| section.is_codec(*pt, name)).collect();
     if preferred.is_empty() {
         return None;
     }
@@ -99,7 +77,7 @@ fn reorder(m: &str, body: &[&str], name: &str) -> Option<String> {
         .order
         .iter()
         .copied()
-        .filter(|pt| is(*pt, "rtx"))
+        .filter(|pt| section.is_codec(*pt, "rtx"))
         .filter(|pt| {
             section
                 .attribute("a=fmtp:", *pt)
@@ -121,7 +99,29 @@ struct Section<'a> {
     lines: Vec<&'a str>,
 }
 
+/// Whether a section's lines carry track `track_id` (its `a=msid:<stream> <track>` line).
+fn carries_track(lines: &[&str], track_id: &str) -> bool {
+    lines
+        .iter()
+        .any(|l| l.strip_prefix("a=msid:").and_then(|v| v.split_whitespace().nth(1)) == Some(track_id))
+}
+
 impl<'a> Section<'a> {
+    /// The section an `m=` line (without its `m=`) opens, with the lines that follow it.
+    fn new(m: &'a str, lines: Vec<&'a str>) -> Self {
+        let mut words = m.split_whitespace();
+        let kind = words.next().unwrap_or("");
+        // m=<kind> <port> <proto> <fmt>…
+        let order = words.skip(2).filter_map(|w| w.parse().ok()).collect();
+        Self { kind, order, lines }
+    }
+
+    /// Whether payload type `pt` is codec `name` (`a=rtpmap:<pt> <name>/…`, case-insensitive).
+    fn is_codec(&self, pt: u8, name: &str) -> bool {
+        self.attribute("a=rtpmap:", pt)
+            .is_some_and(|map| map.split('/').next().is_some_and(|c| c.eq_ignore_ascii_case(name)))
+    }
+
     /// The value of `prefix<pt> value` (`a=rtpmap:96 VP8/90000` → `VP8/90000`).
     fn attribute(&self, prefix: &str, pt: u8) -> Option<&'a str> {
         self.lines.iter().find_map(|l| {
@@ -136,11 +136,7 @@ fn sections(sdp: &str) -> impl Iterator<Item = Section<'_>> {
     let mut out = Vec::new();
     for line in sdp.lines().map(str::trim_end) {
         if let Some(m) = line.strip_prefix("m=") {
-            let mut words = m.split_whitespace();
-            let kind = words.next().unwrap_or("");
-            // m=<kind> <port> <proto> <fmt>…
-            let order = words.skip(2).filter_map(|w| w.parse().ok()).collect();
-            out.push(Section { kind, order, lines: Vec::new() });
+            out.push(Section::new(m, Vec::new()));
         } else if let Some(section) = out.last_mut() {
             section.lines.push(line);
         }

@@ -956,9 +956,6 @@ impl Engine {
 
     /// Sends on the publisher's reliable channel, or queues until it opens.
     async fn send_data(&mut self, bytes: Vec<u8>) {
-        if self.recovery.is_some() && self.resend.len() < MAX_OUTBOX {
-            self.resend.push(bytes.clone());
-        }
         if !self.reliable_open {
             if self.outbox.len() < MAX_OUTBOX {
                 self.outbox.push_back(bytes);
@@ -966,6 +963,11 @@ impl Engine {
                 tracing::warn!("data dropped: channel not open and queue full");
             }
             return;
+        }
+        // What goes out on a channel that may be dead is kept, to go again should the meeting be joined
+        // anew (what waits in the outbox goes on the new channel anyway).
+        if self.recovery.is_some() && self.resend.len() < MAX_OUTBOX {
+            self.resend.push(bytes.clone());
         }
         if let Err(e) = self.reliable.send(BytesMut::from(&bytes[..])).await {
             tracing::warn!(error = %e, "data not sent");

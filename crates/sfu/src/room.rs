@@ -385,34 +385,20 @@ impl Rooms {
     pub fn update_quality(&self) {
         let rooms = self.lock();
         for room in rooms.values() {
-            let mut downstream: HashMap<&str, f32> = HashMap::new();
+            // Per subscriber, the worst loss its receiver reports gave on any track it receives.
+            let mut downstream: HashMap<String, f32> = HashMap::new();
             let mut upstream = Vec::new();
             for member in &room.members {
-                let (received, lost) = member
-                    .tracks
-                    .iter()
-                    .map(|t| {
-                        let (r, l) = t.take_loss();
-                        tracing::trace!(track = t.sid(), received = r, lost = l, "upstream loss");
-                        (r, l)
-                    })
-                    .fold((0, 0), |(r, l), (r2, l2)| (r + r2, l + l2));
-                upstream.push(quality::loss_fraction(received, lost));
+                let (mut received, mut lost) = (0, 0);
                 for track in &member.tracks {
-                    for other in &room.members {
-                        if let Some(down) = track.downtrack(&other.info.sid) {
-                            let worst = downstream.entry(other.info.sid.as_str()).or_default();
-                            let reported = down.take_reported_loss();
-                            tracing::trace!(
-                                track = track.sid(),
-                                subscriber = other.info.sid,
-                                reported,
-                                "downstream loss"
-                            );
-                            *worst = worst.max(reported);
-                        }
+                    let (r, l) = track.take_loss();
+                    (received, lost) = (received + r, lost + l);
+                    for (subscriber, reported) in track.take_reported_losses() {
+                        let worst = downstream.entry(subscriber).or_default();
+                        *worst = worst.max(reported);
                     }
                 }
+                upstream.push(quality::loss_fraction(received, lost));
             }
             let updates: Vec<proto::ConnectionQualityInfo> = room
                 .members

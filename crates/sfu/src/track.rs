@@ -113,7 +113,7 @@ impl DownTrack {
     }
 
     /// The worst loss fraction the subscriber reported since the last call.
-    pub fn take_reported_loss(&self) -> f32 {
+    fn take_reported_loss(&self) -> f32 {
         f32::from(self.reported_loss.swap(0, Ordering::Relaxed)) / 256.0
     }
 
@@ -295,6 +295,11 @@ impl PublishedTrack {
     pub fn take_loss(&self) -> (u64, u64) {
         let mut layers = self.layers.lock().unwrap_or_else(PoisonError::into_inner);
         layers.loss.iter_mut().map(LossCounter::take).fold((0, 0), |(r, l), (r2, l2)| (r + r2, l + l2))
+    }
+
+    /// Each subscriber's sid and the worst loss its receiver reports gave since the last call.
+    pub fn take_reported_losses(&self) -> Vec<(String, f32)> {
+        self.snapshot().iter().map(|d| (d.subscriber.clone(), d.take_reported_loss())).collect()
     }
 
     /// Subscribers' sids.
