@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use colloque_session::{ConnectOptions, Event, Events, Session, SessionError};
+use colloque_session::{ConnectOptions, Event, Events, Participant, Session, SessionError};
 use colloque_sfu::config::ServerConfig;
 use colloque_sfu::SfuServer;
 use livekit_api::access_token::{AccessToken, VideoGrants};
@@ -40,6 +40,14 @@ async fn wait_for<T>(events: &mut Events, what: &str, mut pick: impl FnMut(&Even
         if let Some(found) = pick(&event) {
             return found;
         }
+    }
+}
+
+/// The first event, which must be `Joined`: room name, this client, everyone already there.
+async fn joined(events: &mut Events) -> (String, Participant, Vec<Participant>) {
+    match events.recv().await.unwrap() {
+        Event::Joined { room, local, participants } => (room, local, participants),
+        other => panic!("expected Joined first, got {other:?}"),
     }
 }
 
@@ -99,26 +107,15 @@ async fn two_native_clients_meet_chat_once_react_see_attributes_and_the_leave() 
     let url = server.url();
     let (alice, mut alice_events) =
         Session::connect(ConnectOptions::new(&url, token("alice", "salle", SECRET))).await.unwrap();
-    match alice_events.recv().await.unwrap() {
-        Event::Joined { room, local, participants } => {
-            assert_eq!(
-                (room.as_str(), local.identity.as_str(), local.name.as_str()),
-                ("salle", "alice", "ALICE")
-            );
-            assert!(participants.is_empty());
-        }
-        other => panic!("expected Joined first, got {other:?}"),
-    }
+    let (room, local, participants) = joined(&mut alice_events).await;
+    assert_eq!((room.as_str(), local.identity.as_str(), local.name.as_str()), ("salle", "alice", "ALICE"));
+    assert!(participants.is_empty());
     let (bob, mut bob_events) =
         Session::connect(ConnectOptions::new(&url, token("bob", "salle", SECRET))).await.unwrap();
     // Sent at once, before bob's data channel is open: queued, then delivered.
     bob.send_chat("me voilà").unwrap();
-    match bob_events.recv().await.unwrap() {
-        Event::Joined { participants, .. } => {
-            assert_eq!(participants.iter().map(|p| p.identity.as_str()).collect::<Vec<_>>(), ["alice"]);
-        }
-        other => panic!("expected Joined first, got {other:?}"),
-    }
+    let (_, _, participants) = joined(&mut bob_events).await;
+    assert_eq!(participants.iter().map(|p| p.identity.as_str()).collect::<Vec<_>>(), ["alice"]);
     wait_for(&mut alice_events, "bob's arrival", |e| match e {
         Event::ParticipantJoined { participant } if participant.identity == "bob" => Some(()),
         _ => None,
@@ -244,10 +241,7 @@ async fn a_cut_signalling_connection_is_resumed_without_losing_or_doubling_chat(
     let relay = colloque_testkit::TcpRelay::start(server.addr()).await;
     let (alice, mut alice_events) =
         Session::connect(ConnectOptions::new(relay.url(), token("alice", "reprise", SECRET))).await.unwrap();
-    let alice_sid = match alice_events.recv().await.unwrap() {
-        Event::Joined { local, .. } => local.sid,
-        other => panic!("expected Joined first, got {other:?}"),
-    };
+    let alice_sid = joined(&mut alice_events).await.1.sid;
     let (bob, mut bob_events) =
         Session::connect(ConnectOptions::new(server.url(), token("bob", "reprise", SECRET))).await.unwrap();
     wait_for(&mut alice_events, "bob's arrival", |e| {
@@ -359,10 +353,7 @@ async fn a_session_the_server_forgot_joins_again_and_publishes_again() {
     let relay = colloque_testkit::TcpRelay::start(server.addr()).await;
     let (alice, mut alice_events) =
         Session::connect(ConnectOptions::new(relay.url(), token("alice", "retour", SECRET))).await.unwrap();
-    let first_sid = match alice_events.recv().await.unwrap() {
-        Event::Joined { local, .. } => local.sid,
-        other => panic!("expected Joined first, got {other:?}"),
-    };
+    let first_sid = joined(&mut alice_events).await.1.sid;
     alice.publish_camera(Box::new(SyntheticVideo::new(640, 360, 30).unwrap())).unwrap();
     let first_track = wait_for(&mut alice_events, "camera published", |e| match e {
         Event::TrackPublished { source, track_sid } if source == "camera" => Some(track_sid.clone()),
