@@ -19,11 +19,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use colloque_sfu::config::ServerConfig;
-use colloque_sfu::SfuServer;
 use serde_json::{json, Value};
 
 use crate::procfs::{cpu_seconds, descendants, pss_kb};
+use crate::sfu_bench::{start_server, API_KEY, API_SECRET};
 
 /// Arguments of `bench call`.
 #[derive(Debug, clap::Args)]
@@ -39,8 +38,6 @@ pub struct CallArgs {
     no_browser: bool,
 }
 
-const API_KEY: &str = "bench";
-const API_SECRET: &str = "bench-secret-bench-secret-bench-secret";
 const ROOM: &str = "bench-call";
 const BOTS: usize = 3;
 /// CPU is measured from this long after the first remote picture (connection set-up, encoder start and
@@ -51,14 +48,7 @@ const SETTLE: Duration = Duration::from_secs(2);
 pub fn call(args: &CallArgs) -> Result<()> {
     let seconds = if args.quick { 10 } else { args.seconds.max(8) };
     let browser = !(args.quick || args.no_browser);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("sfu-server")
-        .enable_all()
-        .build()
-        .context("server runtime")?;
-    let config = ServerConfig::from_args("127.0.0.1:0", &format!("{API_KEY}:{API_SECRET}"))?;
-    let server: SfuServer = runtime.block_on(SfuServer::start(config)).context("starting the SFU")?;
+    let (runtime, server) = start_server()?;
     let url = server.url();
     let exe = std::env::current_exe().context("finding colloque-cli")?;
     let common = ["--url", &url, "--api-key", API_KEY, "--api-secret", API_SECRET, "--room", ROOM];

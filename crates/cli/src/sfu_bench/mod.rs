@@ -35,8 +35,10 @@ struct Scenario {
     subscribers_only: usize,
 }
 
-const API_KEY: &str = "bench";
-const API_SECRET: &str = "bench-secret-bench-secret-bench-secret";
+/// The key the benchmarks' in-process server accepts.
+pub const API_KEY: &str = "bench";
+/// Its secret.
+pub const API_SECRET: &str = "bench-secret-bench-secret-bench-secret";
 /// LiveKit's published load test: 150 publishers to 150 subscribers at 720p on 16 vCPU at 85 % CPU.
 const LIVEKIT_REFERENCE: &str = "LiveKit (published): 150×150 720p on 16 vCPU at 85 % CPU";
 
@@ -79,22 +81,28 @@ pub fn sfu(args: &SfuArgs) -> Result<()> {
     Ok(())
 }
 
-fn run(scenario: Scenario, seconds: u64) -> Result<()> {
-    // The server gets one worker thread: its CPU share is then read from its threads alone.
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
+/// Starts the SFU in this process on a runtime of its own with one worker thread (named `sfu-server`, so
+/// that its CPU share can be read from its threads alone), accepting [`API_KEY`].
+pub fn start_server() -> Result<(tokio::runtime::Runtime, SfuServer)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("sfu-server")
         .enable_all()
         .build()
         .context("server runtime")?;
+    let config = ServerConfig::from_args("127.0.0.1:0", &format!("{API_KEY}:{API_SECRET}"))?;
+    let server = runtime.block_on(SfuServer::start(config)).context("starting the SFU")?;
+    Ok((runtime, server))
+}
+
+fn run(scenario: Scenario, seconds: u64) -> Result<()> {
+    let (server_rt, server) = start_server()?;
     let clients_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("bench-clients")
         .enable_all()
         .build()
         .context("client runtime")?;
-    let config = ServerConfig::from_args("127.0.0.1:0", &format!("{API_KEY}:{API_SECRET}"))?;
-    let server: SfuServer = server_rt.block_on(SfuServer::start(config)).context("starting the SFU")?;
     let url = server.url();
     let received = Arc::new(Received::default());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
