@@ -19,6 +19,25 @@ const FINAL: &str = "lk.transcription_final";
 /// Segments remembered for de-duplication.
 const REMEMBERED: usize = 256;
 
+/// The packets a transcription agent sends for one caption: a text stream on [`TOPIC`] naming the segment
+/// and the transcribed track (LiveKit's agents send the same).
+pub fn packets(
+    stream_id: &str,
+    segment_id: &str,
+    track_sid: &str,
+    text: &str,
+    is_final: bool,
+    timestamp: i64,
+) -> Vec<proto::DataPacket> {
+    let attributes = [
+        (SEGMENT.to_owned(), segment_id.to_owned()),
+        (TRACK.to_owned(), track_sid.to_owned()),
+        (FINAL.to_owned(), is_final.to_string()),
+    ]
+    .into();
+    crate::text_stream::packets(stream_id, TOPIC, text, attributes, timestamp, &[])
+}
+
 /// Caption state: the last text shown per recent segment.
 #[derive(Debug, Default)]
 pub struct Captions {
@@ -147,6 +166,25 @@ mod tests {
         let mut captions = Captions::default();
         let got = caption(captions.from_stream(&stream("S2", "hello", "SG2", true), true, |_| None));
         assert_eq!(got, Some(("agent".into(), "hello".into(), false)));
+    }
+
+    #[test]
+    fn what_an_agent_sends_reads_back_as_a_final_caption_of_the_tracks_owner() {
+        let mut assembler = crate::text_stream::Assembler::default();
+        let mut texts = Vec::new();
+        for mut packet in packets("TS_1", "SG9", "TR_bot", "Bonjour à tous", true, 5) {
+            packet.participant_identity = "bot-1".into();
+            if let Some(text) = assembler.push(&packet).unwrap() {
+                texts.push(text);
+            }
+        }
+        let [text] = &texts[..] else { panic!("{texts:?}") };
+        let owner = |track: &str| (track == "TR_bot").then(|| "bot-1".to_owned());
+        let event = Captions::default().from_stream(text, false, owner);
+        assert!(
+            matches!(&event, Some(Event::Caption { speaker, segment_id, text, is_final: true, .. }) if speaker == "bot-1" && segment_id == "SG9" && text == "Bonjour à tous"),
+            "{event:?}"
+        );
     }
 
     #[test]

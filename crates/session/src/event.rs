@@ -16,6 +16,25 @@ pub struct Participant {
     pub metadata: String,
     /// Key/value attributes (Visio's raised hand is `handRaisedAt`).
     pub attributes: HashMap<String, String>,
+    /// What it publishes (muted or not), in the server's order.
+    pub tracks: Vec<PublishedTrack>,
+}
+
+/// A track a participant publishes, as the room sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublishedTrack {
+    /// Track sid (`TR_…`).
+    pub sid: String,
+    /// `audio` or `video`.
+    pub kind: String,
+    /// `camera`, `microphone`, `screen_share`, `screen_share_audio` or `unknown`.
+    pub source: String,
+    /// Muted by its publisher (or a moderator): nothing is sent.
+    pub muted: bool,
+    /// Largest picture width (video), 0 when unknown.
+    pub width: u32,
+    /// Largest picture height (video), 0 when unknown.
+    pub height: u32,
 }
 
 /// Something that happened in the meeting.
@@ -51,6 +70,8 @@ pub enum Event {
         changed_attributes: Vec<String>,
         /// Whether the metadata changed.
         metadata_changed: bool,
+        /// Whether its tracks changed (published, unpublished, muted or unmuted).
+        tracks_changed: bool,
     },
     /// A chat message, shown once whichever way it came (text stream or legacy packet).
     Chat {

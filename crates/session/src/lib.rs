@@ -20,7 +20,7 @@ mod session;
 pub mod text_stream;
 
 pub use error::SessionError;
-pub use event::{Event, Participant};
+pub use event::{Event, Participant, PublishedTrack};
 pub use publish::{Source, SCREEN_FPS};
 pub use receive::RemoteVideo;
 pub use session::{ConnectOptions, Events, Session};

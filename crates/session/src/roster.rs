@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use livekit_protocol as proto;
 
-use crate::event::{Event, Participant};
+use crate::event::{Event, Participant, PublishedTrack};
 
 /// The participants of one meeting, local one included.
 #[derive(Debug, Default)]
@@ -23,6 +23,30 @@ fn participant(info: &proto::ParticipantInfo) -> Participant {
         name: info.name.clone(),
         metadata: info.metadata.clone(),
         attributes: info.attributes.clone(),
+        tracks: info.tracks.iter().map(published_track).collect(),
+    }
+}
+
+fn published_track(track: &proto::TrackInfo) -> PublishedTrack {
+    let kind = match proto::TrackType::try_from(track.r#type) {
+        Ok(proto::TrackType::Video) => "video",
+        Ok(proto::TrackType::Audio) => "audio",
+        _ => "data",
+    };
+    let source = match proto::TrackSource::try_from(track.source) {
+        Ok(proto::TrackSource::Camera) => "camera",
+        Ok(proto::TrackSource::Microphone) => "microphone",
+        Ok(proto::TrackSource::ScreenShare) => "screen_share",
+        Ok(proto::TrackSource::ScreenShareAudio) => "screen_share_audio",
+        _ => "unknown",
+    };
+    PublishedTrack {
+        sid: track.sid.clone(),
+        kind: kind.into(),
+        source: source.into(),
+        muted: track.muted,
+        width: track.width,
+        height: track.height,
     }
 }
 
@@ -49,6 +73,7 @@ impl Roster {
             name: String::new(),
             metadata: String::new(),
             attributes: HashMap::new(),
+            tracks: Vec::new(),
         });
         self.local_sid = local.sid.clone();
         self.members.clear();
@@ -153,12 +178,14 @@ impl Roster {
                     changed_attributes.sort();
                     let metadata_changed = old.metadata != new.metadata;
                     let name_changed = old.name != new.name;
+                    let tracks_changed = old.tracks != new.tracks;
                     self.members.insert(info.sid.clone(), (new.clone(), info.version));
-                    if metadata_changed || name_changed || !changed_attributes.is_empty() {
+                    if metadata_changed || name_changed || tracks_changed || !changed_attributes.is_empty() {
                         events.push(Event::ParticipantUpdated {
                             participant: new,
                             changed_attributes,
                             metadata_changed,
+                            tracks_changed,
                         });
                     }
                 }
@@ -230,6 +257,33 @@ mod tests {
             other => panic!("{other:?}"),
         }
         roster
+    }
+
+    #[test]
+    fn a_track_published_then_muted_updates_the_participant() {
+        let mut roster = joined();
+        let mut alice = info("PA_a", "alice", 2);
+        alice.tracks.push(proto::TrackInfo {
+            sid: "TR_cam".into(),
+            r#type: proto::TrackType::Video as i32,
+            source: proto::TrackSource::Camera as i32,
+            width: 1280,
+            height: 720,
+            ..Default::default()
+        });
+        let events = roster.update(&proto::ParticipantUpdate { participants: vec![alice.clone()] });
+        let [Event::ParticipantUpdated { participant, tracks_changed: true, .. }] = &events[..] else {
+            panic!("{events:?}")
+        };
+        let camera = &participant.tracks[0];
+        assert_eq!((camera.kind.as_str(), camera.source.as_str(), camera.muted), ("video", "camera", false));
+        assert_eq!((camera.width, camera.height), (1280, 720));
+        alice.version = 3;
+        alice.tracks[0].muted = true;
+        let events = roster.update(&proto::ParticipantUpdate { participants: vec![alice] });
+        assert!(
+            matches!(&events[..], [Event::ParticipantUpdated { participant, tracks_changed: true, metadata_changed: false, .. }] if participant.tracks[0].muted)
+        );
     }
 
     #[test]

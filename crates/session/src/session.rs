@@ -79,6 +79,7 @@ const RESUME_LIMIT: Duration = Duration::from_secs(15);
 enum Command {
     Chat { id: String, text: String },
     Reaction(String),
+    Caption { segment_id: String, track_sid: String, text: String, is_final: bool },
     PublishVideo { kind: Source, source: Box<dyn VideoSource> },
     PublishAudio(Box<dyn AudioSource>),
     Mute { kind: Source, muted: bool },
@@ -177,6 +178,24 @@ impl Session {
     /// Sends a reaction (an emoji) to everyone, as Visio's web client does.
     pub fn send_reaction(&self, emoji: &str) -> Result<(), SessionError> {
         self.command(Command::Reaction(emoji.to_owned()))
+    }
+
+    /// Sends a caption to everyone, as a transcription agent does: the text of segment `segment_id` of
+    /// what was said on `track_sid` so far (`is_final` once it is settled). Receivers name the track's
+    /// publisher as the speaker.
+    pub fn send_caption(
+        &self,
+        segment_id: &str,
+        track_sid: &str,
+        text: &str,
+        is_final: bool,
+    ) -> Result<(), SessionError> {
+        self.command(Command::Caption {
+            segment_id: segment_id.to_owned(),
+            track_sid: track_sid.to_owned(),
+            text: text.to_owned(),
+            is_final,
+        })
     }
 
     /// Says how large a remote video track is shown (`Some((width, height))` in pixels), or that it is not
@@ -485,6 +504,12 @@ impl Engine {
                     }
                     Some(Command::Reaction(emoji)) => {
                         self.send_data(crate::notify::reaction(&emoji).encode_to_vec()).await;
+                    }
+                    Some(Command::Caption { segment_id, track_sid, text, is_final }) => {
+                        let id = new_id("TS");
+                        for packet in crate::captions::packets(&id, &segment_id, &track_sid, &text, is_final, now_ms()) {
+                            self.send_data(packet.encode_to_vec()).await;
+                        }
                     }
                     Some(Command::PublishVideo { kind, source }) => self.publish_video(kind, source).await,
                     Some(Command::PublishAudio(source)) => self.publish_audio(source).await,
