@@ -7,10 +7,11 @@ BUILD_PKGS=(
   build-essential pkg-config cmake nasm clang libclang-dev
   libasound2-dev libpulse-dev libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev
   libvpx-dev libopus-dev libwebrtc-audio-processing-dev
+  libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev file
 )
 TEST_PKGS=(
   xvfb xauth x11-utils x11-apps pulseaudio pulseaudio-utils ffmpeg vpx-tools
-  chromium
+  chromium webkit2gtk-driver imagemagick
 )
 
 mode="${1:-test}"
@@ -26,8 +27,9 @@ for p in "${pkgs[@]}"; do
     missing+=("$p")
   fi
 done
-# The SFU's tests drive LiveKit's official SDKs from Node.js (>= 18): take Debian's unless one is on PATH.
-if [ "$mode" = test ] && ! command -v node >/dev/null; then
+# The UI is built with Node.js (>= 18), and the SFU's tests drive LiveKit's official SDKs with it: take
+# Debian's unless one is on PATH.
+if { [ "$mode" = build ] || [ "$mode" = test ]; } && ! command -v node >/dev/null; then
   missing+=(nodejs npm)
 fi
 if [ "${#missing[@]}" -eq 0 ]; then exit 0; fi

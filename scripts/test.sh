@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/test-env.sh)"
+echo "== ui: types and unit tests"
+npm --prefix ui run --silent check
+npm --prefix ui test --silent
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use colloque_media::audio::processing::VoiceProcessingConfig;
 use colloque_media::audio::voice::{FarEnd, ProcessedMicrophone};
-use colloque_media::capture::audio::{Microphone, Speaker};
+use colloque_media::capture::audio::{play_on_thread, Microphone};
 use colloque_media::capture::camera::Camera;
 use colloque_media::capture::screen::ScreenCapture;
 use colloque_media::synthetic::{SyntheticAudio, SyntheticVideo, ToneGenerator};
@@ -104,34 +104,10 @@ fn microphone(spec: &str, far_end: &FarEnd) -> Result<Box<dyn AudioSource>> {
 /// open.
 fn play(spec: &str, mut mix: tokio::sync::mpsc::Receiver<AudioFrame>, far_end: FarEnd) -> Result<()> {
     let device = (spec != "default").then(|| spec.to_owned());
-    let (opened_tx, opened) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("speaker".into())
-        .spawn(move || {
-            let mut speaker = match Speaker::open(device.as_deref()) {
-                Ok(speaker) => {
-                    let _ = opened_tx.send(Ok(()));
-                    speaker
-                }
-                Err(e) => {
-                    let _ = opened_tx.send(Err(e));
-                    return;
-                }
-            };
-            while let Some(frame) = mix.blocking_recv() {
-                far_end.push(&frame);
-                if let Err(e) = speaker.play(&frame) {
-                    tracing::warn!(error = %e, "speaker stopped");
-                    break;
-                }
-            }
-        })
-        .context("starting the speaker thread")?;
-    opened.recv().context("the speaker thread ended")?.with_context(|| format!("opening speaker {spec:?}"))
+    play_on_thread(device, move || mix.blocking_recv(), far_end)
+        .with_context(|| format!("opening speaker {spec:?}"))
 }
 
-/// Reads the pattern's stamp in every remote picture until the session lets go of the channel; the
-/// `measured` report.
 async fn measure(
     mut pictures: tokio::sync::mpsc::Receiver<colloque_session::RemoteVideo>,
     started: std::time::Instant,

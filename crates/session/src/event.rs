@@ -5,6 +5,7 @@ use serde::Serialize;
 
 /// A participant as the application sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Participant {
     /// Server-assigned id (`PA_…`), new on every join.
     pub sid: String,
@@ -22,6 +23,7 @@ pub struct Participant {
 
 /// A track a participant publishes, as the room sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PublishedTrack {
     /// Track sid (`TR_…`).
     pub sid: String,
@@ -39,6 +41,7 @@ pub struct PublishedTrack {
 
 /// Something that happened in the meeting.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// The join succeeded.

@@ -16,5 +16,5 @@ pub use devices::{
     DeviceKind,
 };
 pub use microphone::Microphone;
-pub use speaker::Speaker;
+pub use speaker::{play_on_thread, Speaker};
 pub use watcher::{diff_devices, DeviceEvent, DeviceWatcher};

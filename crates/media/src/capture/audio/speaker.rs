@@ -334,6 +334,40 @@ where
     )
 }
 
+/// Plays what `next` gives, on a thread of its own, until it gives `None` or the device fails; every block
+/// played is handed to `far_end` (echo cancellation's reference). Returns once the device is open, with
+/// its error if it could not be.
+pub fn play_on_thread(
+    device: Option<String>,
+    mut next: impl FnMut() -> Option<AudioFrame> + Send + 'static,
+    far_end: crate::audio::voice::FarEnd,
+) -> Result<()> {
+    let (opened_tx, opened) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("speaker".into())
+        .spawn(move || {
+            let mut speaker = match Speaker::open(device.as_deref()) {
+                Ok(speaker) => {
+                    let _ = opened_tx.send(Ok(()));
+                    speaker
+                }
+                Err(e) => {
+                    let _ = opened_tx.send(Err(e));
+                    return;
+                }
+            };
+            while let Some(frame) = next() {
+                far_end.push(&frame);
+                if let Err(e) = speaker.play(&frame) {
+                    tracing::warn!(error = %e, "speaker stopped");
+                    break;
+                }
+            }
+        })
+        .map_err(|e| CaptureError::Stopped { kind: "speaker", reason: format!("no thread: {e}") })?;
+    opened.recv().map_err(|_| CaptureError::Stopped { kind: "speaker", reason: "its thread ended".into() })?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

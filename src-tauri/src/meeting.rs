@@ -1,0 +1,299 @@
+//! The meeting the window shows: joins a LiveKit server or the local meeting, forwards the session's events
+//! to the UI on the channel the UI gave, sends decoded pictures to the picture server, plays the meeting on
+//! the speaker, and carries out the UI's intents (chat, mute, which videos are shown and how large).
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use colloque_media::audio::processing::VoiceProcessingConfig;
+use colloque_media::audio::voice::{FarEnd, ProcessedMicrophone};
+use colloque_media::capture::audio::{play_on_thread, Microphone};
+use colloque_media::capture::camera::Camera;
+use colloque_media::frame::VideoFrame;
+use colloque_media::{AudioSource, VideoSource};
+use colloque_session::{ConnectOptions, Event, Session, Source};
+use serde::{Deserialize, Serialize};
+use tauri::ipc::Channel;
+use tokio::sync::Mutex;
+
+use crate::error::AppError;
+use crate::frames::{FrameHub, SELF_VIEW};
+use crate::local_meeting::LocalMeeting;
+
+/// Which meeting to join.
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JoinTarget {
+    /// The local meeting (embedded server, synthetic participants).
+    Local,
+    /// A LiveKit server, with an access token for it.
+    Server {
+        /// `wss://…` (or `ws://…` on a local network).
+        url: String,
+        /// The access token.
+        token: String,
+    },
+}
+
+/// What the pre-join screen decided.
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+pub struct JoinRequest {
+    /// Where.
+    pub target: JoinTarget,
+    /// Display name (the local meeting's token carries it; a server's token has its own).
+    pub name: String,
+    /// Start with the camera on.
+    pub camera: bool,
+    /// Start with the microphone on.
+    pub microphone: bool,
+}
+
+/// A camera, microphone or screen, as the UI names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum Device {
+    /// The camera.
+    Camera,
+    /// The microphone.
+    Microphone,
+    /// The speaker.
+    Speaker,
+}
+
+/// What the UI hears about its meeting, in order.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MeetingEvent {
+    /// Something happened in the meeting.
+    Session {
+        /// What.
+        event: Event,
+    },
+    /// A device could not be used; the meeting goes on without it.
+    DeviceProblem {
+        /// Which.
+        device: Device,
+        /// What the system said.
+        message: String,
+    },
+}
+
+/// The window's meeting, if any, and where its pictures go.
+#[derive(Debug)]
+pub struct Meetings {
+    current: Mutex<Option<Meeting>>,
+    hub: FrameHub,
+}
+
+struct Meeting {
+    session: Session,
+    local: Option<LocalMeeting>,
+    /// Sources published so far (muted or not).
+    published: HashSet<Device>,
+    far_end: FarEnd,
+    events: Channel<MeetingEvent>,
+}
+
+impl std::fmt::Debug for Meeting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meeting").field("session", &self.session).field("published", &self.published).finish()
+    }
+}
+
+/// A camera whose pictures also go to the self view.
+struct SelfView {
+    inner: Box<dyn VideoSource>,
+    hub: FrameHub,
+}
+
+impl VideoSource for SelfView {
+    fn info(&self) -> colloque_media::source::VideoSourceInfo {
+        self.inner.info()
+    }
+
+    fn next_frame(&mut self) -> colloque_media::Result<VideoFrame> {
+        let frame = self.inner.next_frame()?;
+        self.hub.publish(SELF_VIEW, Arc::new(frame.clone()));
+        Ok(frame)
+    }
+}
+
+fn open_camera(hub: &FrameHub) -> Result<Box<dyn VideoSource>, AppError> {
+    let camera = Camera::open(None).map_err(|e| AppError::Device(e.to_string()))?;
+    Ok(Box::new(SelfView { inner: Box::new(camera), hub: hub.clone() }))
+}
+
+fn open_microphone(far_end: &FarEnd) -> Result<Box<dyn AudioSource>, AppError> {
+    let device = Microphone::open(None).map_err(|e| AppError::Device(e.to_string()))?;
+    let processed =
+        ProcessedMicrophone::new(Box::new(device), far_end.clone(), VoiceProcessingConfig::default())
+            .map_err(|e| AppError::Device(e.to_string()))?;
+    Ok(Box::new(processed))
+}
+
+fn problem(events: &Channel<MeetingEvent>, device: Device, error: &AppError) {
+    tracing::warn!(?device, %error, "device unavailable");
+    let _ = events.send(MeetingEvent::DeviceProblem { device, message: error.to_string() });
+}
+
+impl Meetings {
+    /// No meeting yet; pictures will go to `hub`.
+    pub fn new(hub: FrameHub) -> Self {
+        Self { current: Mutex::new(None), hub }
+    }
+
+    /// Joins; the session's events follow on `events`, `Joined` first.
+    pub async fn join(&self, request: JoinRequest, events: Channel<MeetingEvent>) -> Result<(), AppError> {
+        let mut current = self.current.lock().await;
+        if current.is_some() {
+            return Err(AppError::AlreadyInMeeting);
+        }
+        let name = request.name.trim();
+        let (local, url, token) = match request.target {
+            JoinTarget::Local => {
+                if name.is_empty() {
+                    return Err(AppError::InvalidInput("a display name is needed".into()));
+                }
+                let local = LocalMeeting::start().await?;
+                let identity = format!("user-{:08x}", rand::random::<u32>());
+                let token = local.token(&identity, name)?;
+                let url = local.url();
+                (Some(local), url, token)
+            }
+            JoinTarget::Server { url, token } => {
+                let (url, token) = (url.trim().to_owned(), token.trim().to_owned());
+                if token.is_empty() {
+                    return Err(AppError::InvalidInput("an access token is needed".into()));
+                }
+                (None, url, token)
+            }
+        };
+        let mut options = ConnectOptions::new(url, token);
+        let (video_tx, mut video_rx) = tokio::sync::mpsc::channel::<colloque_session::RemoteVideo>(16);
+        options.video = Some(video_tx);
+        let hub = self.hub.clone();
+        tokio::spawn(async move {
+            while let Some(video) = video_rx.recv().await {
+                hub.publish(&video.track_sid, Arc::new(video.frame));
+            }
+        });
+        // What the speaker plays is echo cancellation's reference.
+        let far_end = FarEnd::default();
+        let (audio_tx, mut audio_rx) = tokio::sync::mpsc::channel(50);
+        let speaker = play_on_thread(None, move || audio_rx.blocking_recv(), far_end.clone());
+        if speaker.is_ok() {
+            options.audio = Some(audio_tx);
+        }
+        let connected = Session::connect(options).await;
+        let (session, mut session_events) = match connected {
+            Ok(joined) => joined,
+            Err(e) => {
+                if let Some(local) = local {
+                    local.stop().await;
+                }
+                return Err(e.into());
+            }
+        };
+        if let Err(e) = speaker {
+            problem(&events, Device::Speaker, &AppError::Device(e.to_string()));
+        }
+        let forward = events.clone();
+        let hub = self.hub.clone();
+        tokio::spawn(async move {
+            while let Some(event) = session_events.recv().await {
+                if let Event::ParticipantLeft { participant, .. } = &event {
+                    for track in &participant.tracks {
+                        hub.remove(&track.sid);
+                    }
+                }
+                if forward.send(MeetingEvent::Session { event }).is_err() {
+                    tracing::debug!("the window stopped listening to the meeting");
+                }
+            }
+        });
+        let mut meeting = Meeting { session, local, published: HashSet::new(), far_end, events };
+        if request.microphone {
+            meeting.turn_on(Device::Microphone, &self.hub);
+        }
+        if request.camera {
+            meeting.turn_on(Device::Camera, &self.hub);
+        }
+        *current = Some(meeting);
+        Ok(())
+    }
+
+    /// Leaves the meeting (and stops the local one).
+    pub async fn leave(&self) -> Result<(), AppError> {
+        let meeting = self.current.lock().await.take().ok_or(AppError::NotInMeeting)?;
+        meeting.session.leave().await;
+        if let Some(local) = meeting.local {
+            local.stop().await;
+        }
+        self.hub.clear();
+        Ok(())
+    }
+
+    /// Turns the camera or microphone on (opening and publishing it the first time) or off (muted).
+    pub async fn set_enabled(&self, device: Device, enabled: bool) -> Result<(), AppError> {
+        let mut current = self.current.lock().await;
+        let meeting = current.as_mut().ok_or(AppError::NotInMeeting)?;
+        let source = match device {
+            Device::Camera => Source::Camera,
+            Device::Microphone => Source::Microphone,
+            Device::Speaker => return Err(AppError::InvalidInput("the speaker cannot be muted here".into())),
+        };
+        if enabled && !meeting.published.contains(&device) {
+            return meeting.try_turn_on(device, &self.hub);
+        }
+        if device == Device::Camera && !enabled {
+            self.hub.remove(SELF_VIEW);
+        }
+        Ok(meeting.session.set_muted(source, !enabled)?)
+    }
+
+    /// Sends a chat message; returns its id.
+    pub async fn send_chat(&self, text: &str) -> Result<String, AppError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(AppError::InvalidInput("an empty message".into()));
+        }
+        self.with_session(|s| s.send_chat(text)).await
+    }
+
+    /// Sends a reaction.
+    pub async fn send_reaction(&self, emoji: &str) -> Result<(), AppError> {
+        self.with_session(|s| s.send_reaction(emoji)).await
+    }
+
+    /// Says how large a remote video is drawn (or that it is not: `None`).
+    pub async fn show_video(&self, track_sid: &str, size: Option<(u32, u32)>) -> Result<(), AppError> {
+        self.with_session(|s| s.show_video(track_sid, size)).await
+    }
+
+    async fn with_session<T, E: Into<AppError>>(
+        &self,
+        act: impl FnOnce(&Session) -> Result<T, E>,
+    ) -> Result<T, AppError> {
+        let current = self.current.lock().await;
+        let meeting = current.as_ref().ok_or(AppError::NotInMeeting)?;
+        act(&meeting.session).map_err(Into::into)
+    }
+}
+
+impl Meeting {
+    /// Opens and publishes a device; a failure is told to the UI, the meeting goes on.
+    fn turn_on(&mut self, device: Device, hub: &FrameHub) {
+        if let Err(e) = self.try_turn_on(device, hub) {
+            problem(&self.events, device, &e);
+        }
+    }
+
+    fn try_turn_on(&mut self, device: Device, hub: &FrameHub) -> Result<(), AppError> {
+        match device {
+            Device::Camera => self.session.publish_camera(open_camera(hub)?)?,
+            Device::Microphone => self.session.publish_microphone(open_microphone(&self.far_end)?)?,
+            Device::Speaker => return Ok(()),
+        }
+        self.published.insert(device);
+        Ok(())
+    }
+}

@@ -1,0 +1,363 @@
+//! The real app in a real window (WebKitGTK under Xvfb), driven through tauri-driver and WebKitWebDriver as
+//! a user would: a local meeting with its synthetic participants (live pictures, a chat reply, captions),
+//! and a meeting on a LiveKit server with another participant (a `colloque-session` peer) who sees this
+//! user mute and whose mute this user sees. Screenshots go to `target/tmp/app-screenshots/`.
+//!
+//! Needs the test environment (`scripts/test-env.sh`: DISPLAY, PulseAudio) and `tauri-driver` on PATH or
+//! in ~/.cargo/bin (`scripts/setup-tauri-driver.sh` installs it).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use colloque_session::{ConnectOptions, Event, Session, Source};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+/// One app window at a time: the display, the microphone and the CPU are shared.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+const WAIT: Duration = Duration::from_secs(45);
+
+fn tauri_driver() -> PathBuf {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let installed = home.join(".cargo/bin/tauri-driver");
+    if installed.exists() {
+        installed
+    } else {
+        PathBuf::from("tauri-driver")
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap()
+}
+
+/// tauri-driver and the app it starts, with a profile of their own (no name or settings left by another
+/// run), ended when dropped.
+struct Driver {
+    process: Child,
+    port: u16,
+    _profile: tempdir::Dir,
+}
+
+mod tempdir {
+    /// A directory removed when dropped.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Dir {
+        pub fn new(name: &str) -> Self {
+            let path = std::env::temp_dir().join(format!("colloque-e2e-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            Self(path)
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl Driver {
+    fn start(name: &str) -> Self {
+        let profile = tempdir::Dir::new(name);
+        let port = free_port();
+        let process = Command::new(tauri_driver())
+            .args(["--port", &port.to_string(), "--native-port", &free_port().to_string()])
+            .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
+            .env("XDG_DATA_HOME", profile.0.join("data"))
+            .env("XDG_CONFIG_HOME", profile.0.join("config"))
+            .env("XDG_CACHE_HOME", profile.0.join("cache"))
+            .env("COLLOQUE_LOG", "info,webrtc=warn,rtc=warn")
+            .stdout(Stdio::null())
+            // A group of its own: WebKitWebDriver and the app go with it.
+            .process_group(0)
+            .spawn()
+            .expect("tauri-driver (scripts/setup-tauri-driver.sh installs it)");
+        Self { process, port, _profile: profile }
+    }
+
+    async fn open_app(&self) -> Client {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), json!("wry"));
+        capabilities.insert("tauri:options".into(), json!({ "application": env!("CARGO_BIN_EXE_colloque") }));
+        let url = format!("http://127.0.0.1:{}", self.port);
+        // Several TLS back ends are linked (fantoccini's, the signalling's): say which one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let builder = ClientBuilder::rustls()
+                .expect("TLS roots")
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await;
+            match builder {
+                Ok(client) => return client,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("waiting for the app window: {e}");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => panic!("the app window never came: {e}"),
+            }
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", self.process.id())]).status();
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.process.id())]).status();
+        let _ = self.process.wait();
+    }
+}
+
+/// Runs `script` every 250 ms until `done` says yes; panics with `what` and the last value otherwise.
+async fn wait_for_js(client: &Client, what: &str, script: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + WAIT;
+    let mut last = Value::Null;
+    while Instant::now() < deadline {
+        match client.execute(script, vec![]).await {
+            Ok(value) if done(&value) => return value,
+            Ok(value) => last = value,
+            Err(e) => last = json!(e.to_string()),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("timed out waiting for {what}; last: {last}");
+}
+
+async fn click(client: &Client, css: &str) {
+    let element = client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    element.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn type_into(client: &Client, css: &str, text: &str) {
+    let element = client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    element.send_keys(text).await.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("app-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    match client.screenshot().await {
+        Ok(png) => {
+            let path = dir.join(format!("{name}.png"));
+            std::fs::write(&path, png).unwrap();
+            eprintln!("screenshot: {}", path.display());
+        }
+        Err(e) => eprintln!("no screenshot {name}: {e}"),
+    }
+}
+
+/// A 32×18 sample of a video canvas: mean brightness (0–255), every pixel's brightness, pictures drawn.
+const SAMPLE_CANVAS: &str = r#"
+const c = document.querySelector(arguments[0]);
+if (!c || !c.width) return null;
+const t = document.createElement('canvas'); t.width = 32; t.height = 18;
+const x = t.getContext('2d'); x.drawImage(c, 0, 0, 32, 18);
+const d = x.getImageData(0, 0, 32, 18).data;
+const px = []; let sum = 0;
+for (let i = 0; i < d.length; i += 4) { const l = (d[i] + d[i + 1] + d[i + 2]) / 3; px.push(l); sum += l; }
+return { mean: sum / px.length, px, drawn: Number(c.dataset.drawn || 0), width: c.width, height: c.height };
+"#;
+
+async fn sample(client: &Client, css: &str) -> Value {
+    client.execute(SAMPLE_CANVAS, vec![json!(css)]).await.unwrap_or(Value::Null)
+}
+
+/// Waits until the video in `css` shows a picture that is not black and that changes.
+async fn assert_live_video(client: &Client, css: &str) {
+    let first = wait_for_js(
+        client,
+        &format!("a picture in {css}"),
+        &SAMPLE_CANVAS.replace("arguments[0]", &format!("{css:?}")),
+        |v| v["drawn"].as_u64().unwrap_or(0) >= 5,
+    )
+    .await;
+    assert!(first["mean"].as_f64().unwrap() > 20.0, "{css} is black: {}", first["mean"]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let second = sample(client, css).await;
+    assert!(second["drawn"].as_u64().unwrap() > first["drawn"].as_u64().unwrap(), "{css} stopped drawing");
+    let changed = first["px"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(second["px"].as_array().unwrap())
+        .filter(|(a, b)| (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() > 8.0)
+        .count();
+    assert!(changed >= 5, "{css} shows a still picture ({changed} of 576 sample pixels changed)");
+}
+
+fn count(css: &str) -> String {
+    format!("return document.querySelectorAll({css:?}).length;")
+}
+
+fn text_of(css: &str) -> String {
+    format!("return Array.from(document.querySelectorAll({css:?})).map(e => e.textContent).join('\\n');")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_meeting_shows_live_bots_answers_chat_shows_captions_and_leaves() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let driver = Driver::start("local");
+    let client = driver.open_app().await;
+
+    type_into(&client, "input[name=name]", "Alice Testeuse").await;
+    screenshot(&client, "local-1-prejoin").await;
+    click(&client, "[data-action=start-local]").await;
+
+    // Three tiles: this user and the two synthetic participants, whose pictures are live.
+    wait_for_js(&client, "three tiles", &count("figure.tile"), |v| v == 3).await;
+    for bot in ["bot-camille", "bot-louis"] {
+        assert_live_video(&client, &format!("figure[data-identity={bot}] canvas")).await;
+    }
+    screenshot(&client, "local-2-tiles").await;
+
+    // Chat: the message goes out, the bot's reply comes back, once.
+    click(&client, "[data-control=chat]").await;
+    type_into(&client, ".compose input", "Bonjour les robots").await;
+    click(&client, ".compose button[type=submit]").await;
+    let messages = wait_for_js(&client, "the bot's reply", &text_of(".messages li"), |v| {
+        v.as_str().is_some_and(|t| t.contains("Bien reçu : « Bonjour les robots »"))
+    })
+    .await;
+    assert_eq!(messages.as_str().unwrap().matches("Bien reçu").count(), 1, "{messages}");
+    let mine = client.execute(&text_of(".messages li.mine p"), vec![]).await.unwrap();
+    assert_eq!(mine, json!("Bonjour les robots"), "this user's own message, shown once");
+    screenshot(&client, "local-3-chat").await;
+
+    // Captions: off, then on again, and the scripted caption is read with its speaker's name.
+    click(&client, "[data-control=captions]").await;
+    wait_for_js(&client, "captions hidden", &count(".captions"), |v| v == 0).await;
+    click(&client, "[data-control=captions]").await;
+    let caption = wait_for_js(&client, "a final caption", &text_of(".caption.final"), |v| {
+        v.as_str().is_some_and(|t| !t.is_empty())
+    })
+    .await;
+    let caption = caption.as_str().unwrap();
+    assert!(caption.contains("Camille Martin"), "the speaker is named: {caption}");
+    assert!(
+        colloque_app::local_meeting::SCRIPT.iter().any(|line| caption.contains(line)),
+        "a scripted line: {caption}"
+    );
+    screenshot(&client, "local-4-captions").await;
+
+    click(&client, "[data-control=leave]").await;
+    wait_for_js(&client, "the meeting left", &count(".ended"), |v| v == 1).await;
+    let _ = client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_livekit_server_a_bad_token_is_explained_and_mutes_are_seen_both_ways() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let config = colloque_sfu::config::ServerConfig::from_args(
+        "127.0.0.1:0",
+        "e2ekey:e2e-secret-e2e-secret-e2e-secret-e2e",
+    )
+    .unwrap();
+    let server = colloque_sfu::SfuServer::start(config).await.unwrap();
+    let token = |identity: &str, name: &str, secret: &str| {
+        livekit_api::access_token::AccessToken::with_api_key("e2ekey", secret)
+            .with_identity(identity)
+            .with_name(name)
+            .with_grants(livekit_api::access_token::VideoGrants {
+                room_join: true,
+                room: "salle".into(),
+                ..Default::default()
+            })
+            .to_jwt()
+            .unwrap()
+    };
+    // Bob, another participant: a synthetic camera and microphone.
+    let (bob, mut bob_events) = Session::connect(ConnectOptions::new(
+        server.url(),
+        token("bob", "Bob Pair", "e2e-secret-e2e-secret-e2e-secret-e2e"),
+    ))
+    .await
+    .unwrap();
+    bob.publish_camera(Box::new(colloque_media::synthetic::SyntheticVideo::new(640, 360, 30).unwrap()))
+        .unwrap();
+    bob.publish_microphone(Box::new(colloque_media::synthetic::SyntheticAudio::new(
+        colloque_media::synthetic::ToneGenerator::new(440.0, 0.1),
+    )))
+    .unwrap();
+
+    let driver = Driver::start("server");
+    let client = driver.open_app().await;
+    type_into(&client, "input[name=name]", "Alice").await;
+    type_into(&client, "input[name=url]", &server.url()).await;
+
+    // A token signed with another secret: refused, and said so.
+    type_into(
+        &client,
+        "input[name=token]",
+        &token("alice", "Alice", "not-the-servers-secret-not-the-servers"),
+    )
+    .await;
+    click(&client, "form button[type=submit]").await;
+    let error = wait_for_js(&client, "the refusal", &text_of(".error[data-error=refused]"), |v| {
+        v.as_str().is_some_and(|t| !t.is_empty())
+    })
+    .await;
+    eprintln!("refusal shown: {error}");
+    screenshot(&client, "server-1-refused").await;
+
+    let field = client.find(Locator::Css("input[name=token]")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(&token("alice", "Alice", "e2e-secret-e2e-secret-e2e-secret-e2e")).await.unwrap();
+    click(&client, "form button[type=submit]").await;
+    assert_live_video(&client, "figure[data-identity=bob] canvas").await;
+    screenshot(&client, "server-2-joined").await;
+
+    // Alice mutes (the M shortcut): Bob sees her microphone muted.
+    wait_for_js(
+        &client,
+        "the microphone on",
+        "return document.querySelector('[data-control=microphone]')?.getAttribute('aria-pressed');",
+        |v| v == "true",
+    )
+    .await;
+    click(&client, "[data-control=microphone]").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let event =
+            tokio::time::timeout_at(deadline, bob_events.recv()).await.expect("Bob never saw Alice muted");
+        if let Some(Event::ParticipantUpdated { participant, .. }) = event {
+            if participant.identity == "alice"
+                && participant.tracks.iter().any(|t| t.source == "microphone" && t.muted)
+            {
+                break;
+            }
+        }
+    }
+
+    // Bob mutes: Alice's window shows the badge on his tile.
+    wait_for_js(&client, "Bob unmuted", &count("figure[data-identity=bob] [data-badge=muted]"), |v| v == 0)
+        .await;
+    bob.set_muted(Source::Microphone, true).unwrap();
+    wait_for_js(&client, "Bob's muted badge", &count("figure[data-identity=bob] [data-badge=muted]"), |v| {
+        v == 1
+    })
+    .await;
+    screenshot(&client, "server-3-muted").await;
+
+    click(&client, "[data-control=leave]").await;
+    wait_for_js(&client, "the meeting left", &count(".ended"), |v| v == 1).await;
+    let _ = client.close().await;
+    bob.leave().await;
+    server.stop().await;
+}

@@ -1,0 +1,23 @@
+// Line icons drawn inline (no icon font, no emoji font needed: the app must look the same on every
+// workstation).
+const PATHS = {
+  microphone: "M12 3a3 3 0 0 0-3 3v5a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM5 11a7 7 0 0 0 14 0M12 18v3",
+  microphoneOff: "M12 3a3 3 0 0 0-3 3v5a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM5 11a7 7 0 0 0 14 0M12 18v3M4 4l16 16",
+  camera: "M3 7h12v10H3zM15 10l6-3v10l-6-3",
+  cameraOff: "M3 7h12v10H3zM15 10l6-3v10l-6-3M3 3l18 18",
+  chat: "M4 5h16v11H9l-5 4z",
+  people: "M9 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM3 20a6 6 0 0 1 12 0M17 11a2.5 2.5 0 1 0 0-5M16 14a5 5 0 0 1 5 6",
+  captions: "M3 6h18v12H3zM7 11h4M7 14h3M13 11h4M13 14h3",
+  leave: "M4 15c5-5 11-5 16 0l-2.5 2.5-3-1.5v-2.5a9 9 0 0 0-5 0V16l-3 1.5z",
+  hand: "M8 13V6a1.5 1.5 0 0 1 3 0v5M11 11V4.5a1.5 1.5 0 0 1 3 0V11M14 11V6a1.5 1.5 0 0 1 3 0v7a7 7 0 0 1-7 7 6 6 0 0 1-5-3l-2-4a1.5 1.5 0 0 1 2.5-1.5L8 14",
+} as const;
+
+export type IconName = keyof typeof PATHS;
+
+export function Icon({ name, size = 20 }: { name: IconName; size?: number }) {
+  return (
+    <svg class="icon" viewBox="0 0 24 24" width={size} height={size} aria-hidden="true" focusable="false">
+      <path d={PATHS[name]} />
+    </svg>
+  );
+}

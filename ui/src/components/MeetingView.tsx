@@ -1,0 +1,66 @@
+import { t } from "../i18n";
+import { screenShares } from "../state/meeting";
+import { backToStart, captionsOn, dismissNotice, meeting, panel } from "../store";
+import { Captions } from "./Captions";
+import { ChatPanel } from "./ChatPanel";
+import { Controls, useShortcuts } from "./Controls";
+import { Grid } from "./Grid";
+import { ParticipantsPanel } from "./ParticipantsPanel";
+import { VideoCanvas } from "./VideoCanvas";
+
+export function MeetingView() {
+  useShortcuts();
+  const state = meeting.value;
+  if (state.phase === "left") {
+    return (
+      <main class="ended">
+        <p role="status">{t("left")}</p>
+        <button type="button" onClick={backToStart} autofocus>
+          {t("backToStart")}
+        </button>
+      </main>
+    );
+  }
+  const shares = screenShares(state.members);
+  const stage = shares.at(-1);
+  return (
+    <div class="meeting">
+      <header class="topbar">
+        <h1>
+          {t("meetingOf")} · {state.room || "…"}
+        </h1>
+        {(state.phase === "reconnecting" || state.phase === "joining") && (
+          <p class="status" role="status" data-status={state.phase}>
+            {state.phase === "reconnecting" ? t("reconnecting") : t("joining")}
+          </p>
+        )}
+      </header>
+      {state.notices.length > 0 && (
+        <ul class="notices" role="alert">
+          {state.notices.map((n) => (
+            <li key={n.id} data-notice={n.subject}>
+              <strong>{n.kind === "device" ? `${t("deviceProblem")} · ${t(`device_${n.subject}`)}` : n.subject}</strong> {n.detail}
+              <button type="button" onClick={() => dismissNotice(n.id)} aria-label={t("close")}>
+                ×
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <div class="body">
+        <main class={stage ? "main with-stage" : "main"}>
+          {stage && (
+            <section class="stage" aria-label={stage.member.name} data-stage={stage.track.sid}>
+              <VideoCanvas videoId={stage.track.sid} remote={!stage.member.isLocal} label={stage.member.name} fit="contain" />
+            </section>
+          )}
+          <Grid members={state.members} activeSpeakers={state.activeSpeakers} cameraOn={state.cameraOn} microphoneOn={state.microphoneOn} />
+          {captionsOn.value && state.captions.length > 0 && <Captions captions={state.captions} members={state.members} />}
+        </main>
+        {panel.value === "chat" && <ChatPanel chat={state.chat} members={state.members} />}
+        {panel.value === "participants" && <ParticipantsPanel members={state.members} />}
+      </div>
+      <Controls />
+    </div>
+  );
+}

@@ -1,0 +1,85 @@
+// The app's state, as signals, and the one place that talks to the Rust side.
+import { signal } from "@preact/signals";
+import { Channel } from "@tauri-apps/api/core";
+import { commands, type AppError, type Device, type JoinTarget, type MeetingEvent } from "./bindings";
+import { apply, initialState, notice, setChatOpen, type MeetingState } from "./state/meeting";
+import { PictureClient } from "./video/client";
+
+export const meeting = signal<MeetingState>(initialState());
+export const captionsOn = signal(true);
+export const panel = signal<"chat" | "participants" | null>(null);
+export const joinError = signal<AppError | null>(null);
+
+let pictures: PictureClient | null = null;
+
+/** The picture client, connected on first use. */
+export async function pictureClient(): Promise<PictureClient> {
+  if (!pictures) {
+    const endpoint = await commands.frameEndpoint();
+    pictures = new PictureClient(endpoint);
+    pictures.connect();
+  }
+  return pictures;
+}
+
+function dispatch(update: MeetingEvent): void {
+  meeting.value = apply(meeting.value, update);
+}
+
+export async function join(target: JoinTarget, name: string, camera: boolean, microphone: boolean): Promise<void> {
+  joinError.value = null;
+  meeting.value = { ...initialState(), phase: "joining" };
+  const events = new Channel<MeetingEvent>();
+  events.onmessage = dispatch;
+  const result = await commands.join({ target, name, camera, microphone }, events);
+  if (result.status === "error") {
+    joinError.value = result.error;
+    meeting.value = initialState();
+  }
+}
+
+export async function leave(): Promise<void> {
+  await commands.leave();
+  meeting.value = { ...meeting.value, phase: "left", endedReason: "CLIENT_INITIATED" };
+}
+
+export function backToStart(): void {
+  meeting.value = initialState();
+  panel.value = null;
+}
+
+export async function setDevice(device: Device, enabled: boolean): Promise<void> {
+  const result = await commands.setDeviceEnabled(device, enabled);
+  if (result.status === "error") {
+    meeting.value = {
+      ...meeting.value,
+      notices: [...meeting.value.notices, notice("device", device, errorDetail(result.error))],
+    };
+  }
+}
+
+export async function sendChat(text: string): Promise<boolean> {
+  const result = await commands.sendChat(text);
+  if (result.status === "error") return false;
+  // The server does not echo one's own messages: shown here, under the id the others see.
+  const from = meeting.value.localIdentity;
+  dispatch({ type: "session", event: { event: "chat", id: result.data, from, text: text.trim(), timestamp: Date.now() } });
+  return true;
+}
+
+export function togglePanel(which: "chat" | "participants"): void {
+  panel.value = panel.value === which ? null : which;
+  meeting.value = setChatOpen(meeting.value, panel.value === "chat");
+}
+
+export function dismissNotice(id: number): void {
+  meeting.value = { ...meeting.value, notices: meeting.value.notices.filter((n) => n.id !== id) };
+}
+
+export async function showVideo(trackSid: string, width: number, height: number): Promise<void> {
+  await commands.showVideo(trackSid, Math.round(width), Math.round(height));
+}
+
+export function errorDetail(error: AppError): string {
+  return "detail" in error ? String(error.detail) : "";
+}
