@@ -1,7 +1,7 @@
 //! The typed bridge to the UI: the command list, and the TypeScript bindings generated from it.
 use specta_typescript::Typescript;
 
-use crate::commands;
+use crate::{bench_frames, commands};
 
 /// Where the generated bindings live (committed; a test says when they are stale).
 pub const BINDINGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/src/bindings.ts");
@@ -19,6 +19,14 @@ pub fn builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::send_chat,
             commands::send_reaction,
             commands::show_video,
+            commands::list_screens,
+            commands::share_screen,
+            commands::stop_screen_share,
+            commands::raise_hand,
+            commands::startup_join,
+            bench_frames::bench_plan,
+            bench_frames::bench_start_websocket,
+            bench_frames::bench_finished,
         ])
 }
 

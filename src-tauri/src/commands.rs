@@ -4,7 +4,9 @@ use tauri::State;
 
 use crate::error::AppError;
 use crate::frames::{FrameEndpoint, FrameServer};
-use crate::meeting::{Device, JoinRequest, MeetingEvent, Meetings};
+use crate::meeting::{Device, JoinRequest, JoinTarget, MeetingEvent, Meetings};
+use crate::screens::{self, Screen};
+use crate::startup::Startup;
 
 /// Where the UI gets pictures (address and this launch's secret).
 #[tauri::command]
@@ -68,4 +70,42 @@ pub async fn show_video(
 ) -> Result<(), AppError> {
     let size = (width > 0 && height > 0).then_some((width, height));
     meetings.show_video(&track_sid, size).await
+}
+
+/// The displays that can be shared, each with a fresh thumbnail on the picture server.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_screens(frames: State<'_, FrameServer>) -> Result<Vec<Screen>, AppError> {
+    let hub = frames.hub().clone();
+    tokio::task::spawn_blocking(move || screens::list(&hub))
+        .await
+        .map_err(|e| AppError::Device(e.to_string()))?
+}
+
+/// Shares a display (its index from `list_screens`).
+#[tauri::command]
+#[specta::specta]
+pub async fn share_screen(meetings: State<'_, Meetings>, index: u32) -> Result<(), AppError> {
+    meetings.share_screen(index).await
+}
+
+/// Stops sharing the screen.
+#[tauri::command]
+#[specta::specta]
+pub async fn stop_screen_share(meetings: State<'_, Meetings>) -> Result<(), AppError> {
+    meetings.stop_screen_share().await
+}
+
+/// Raises or lowers this user's hand.
+#[tauri::command]
+#[specta::specta]
+pub async fn raise_hand(meetings: State<'_, Meetings>, raised: bool) -> Result<(), AppError> {
+    meetings.raise_hand(raised).await
+}
+
+/// The meeting the command line asked to join at once, if any (given once).
+#[tauri::command]
+#[specta::specta]
+pub fn startup_join(startup: State<'_, Startup>) -> Option<JoinTarget> {
+    startup.join.lock().ok().and_then(|mut join| join.take())
 }

@@ -1,16 +1,22 @@
 //! The Colloque desktop app: wiring only. The meeting engine is `colloque-session`; this crate hands its
 //! events to the web UI, pictures to the picture server, and the UI's intents back.
+pub mod bench_frames;
 pub mod bindings;
 pub mod commands;
 pub mod error;
 pub mod frames;
 pub mod local_meeting;
 pub mod meeting;
+pub mod screens;
+pub mod startup;
+mod tray;
 
 use tauri::Manager;
 
+use crate::bench_frames::{BenchPlan, BenchState};
 use crate::frames::{FrameHub, FrameServer};
 use crate::meeting::Meetings;
+use crate::startup::Startup;
 
 /// Runs the app until its window closes.
 pub fn run() {
@@ -21,15 +27,50 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .try_init();
+    let args: Vec<String> = std::env::args().collect();
+    let bench = match BenchPlan::from_args(&args) {
+        Ok(plan) => BenchState::new(plan),
+        Err(e) => {
+            eprintln!("colloque: {e}");
+            std::process::exit(2);
+        }
+    };
+    let startup = match Startup::from_args(&args) {
+        Ok(startup) => startup,
+        Err(e) => {
+            eprintln!("colloque: {e}");
+            std::process::exit(2);
+        }
+    };
+    let quit_after = startup.quit_after;
     let bridge = bindings::builder();
+    let typed = bridge.invoke_handler();
+    let raw = bench_frames::raw_handler();
     let app = tauri::Builder::default()
-        .invoke_handler(bridge.invoke_handler())
+        .invoke_handler(move |invoke| match invoke.message.command() {
+            "bench_start_ipc" => raw(invoke),
+            _ => typed(invoke),
+        })
+        .manage(bench)
+        .manage(startup)
         .setup(move |app| {
             bridge.mount_events(app);
             let hub = FrameHub::default();
             let frames = tauri::async_runtime::block_on(FrameServer::start(hub.clone()))?;
             app.manage(frames);
             app.manage(Meetings::new(hub));
+            if let Err(e) = tray::install(app.handle()) {
+                tracing::warn!(error = %e, "no tray icon");
+            }
+            if let Some(after) = quit_after {
+                let handle = app.handle().clone();
+                tauri::async_runtime::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    // Leave properly (the others see a departure, not a lost connection), then quit.
+                    let _ = handle.state::<Meetings>().leave().await;
+                    handle.exit(0);
+                });
+            }
             Ok(())
         })
         .run(tauri::generate_context!());

@@ -75,7 +75,12 @@ impl LocalMeeting {
         AccessToken::with_api_key(API_KEY, &self.secret)
             .with_identity(identity)
             .with_name(name)
-            .with_grants(VideoGrants { room_join: true, room: ROOM.into(), ..Default::default() })
+            .with_grants(VideoGrants {
+                room_join: true,
+                room: ROOM.into(),
+                can_update_own_metadata: Some(true),
+                ..Default::default()
+            })
             .with_ttl(Duration::from_secs(24 * 3600))
             .to_jwt()
             .map_err(|e| AppError::LocalMeeting(format!("minting a token: {e}")))

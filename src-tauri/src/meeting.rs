@@ -8,7 +8,7 @@ use colloque_media::audio::processing::VoiceProcessingConfig;
 use colloque_media::audio::voice::{FarEnd, ProcessedMicrophone};
 use colloque_media::capture::audio::{play_on_thread, Microphone};
 use colloque_media::capture::camera::Camera;
-use colloque_media::frame::VideoFrame;
+use colloque_media::capture::screen::ScreenCapture;
 use colloque_media::{AudioSource, VideoSource};
 use colloque_session::{ConnectOptions, Event, Session, Source};
 use serde::{Deserialize, Serialize};
@@ -16,11 +16,15 @@ use tauri::ipc::Channel;
 use tokio::sync::Mutex;
 
 use crate::error::AppError;
-use crate::frames::{FrameHub, SELF_VIEW};
+use crate::frames::{FrameHub, SCREEN_PREVIEW, SELF_VIEW};
 use crate::local_meeting::LocalMeeting;
+use crate::screens::Tee;
+
+/// Visio's raised-hand attribute.
+const HAND_RAISED_AT: &str = "handRaisedAt";
 
 /// Which meeting to join.
-#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[derive(Clone, Serialize, Deserialize, specta::Type)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JoinTarget {
     /// The local meeting (embedded server, synthetic participants).
@@ -32,6 +36,15 @@ pub enum JoinTarget {
         /// The access token.
         token: String,
     },
+}
+
+impl std::fmt::Debug for JoinTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local => f.write_str("Local"),
+            Self::Server { url, .. } => f.debug_struct("Server").field("url", url).finish_non_exhaustive(),
+        }
+    }
 }
 
 /// What the pre-join screen decided.
@@ -80,11 +93,14 @@ pub enum MeetingEvent {
 /// The window's meeting, if any, and where its pictures go.
 #[derive(Debug)]
 pub struct Meetings {
-    current: Mutex<Option<Meeting>>,
+    current: Arc<Mutex<Option<Meeting>>>,
     hub: FrameHub,
+    /// Numbers meetings, so that the end of an old one never clears a newer one.
+    joins: std::sync::atomic::AtomicU64,
 }
 
 struct Meeting {
+    id: u64,
     session: Session,
     local: Option<LocalMeeting>,
     /// Sources published so far (muted or not).
@@ -99,27 +115,9 @@ impl std::fmt::Debug for Meeting {
     }
 }
 
-/// A camera whose pictures also go to the self view.
-struct SelfView {
-    inner: Box<dyn VideoSource>,
-    hub: FrameHub,
-}
-
-impl VideoSource for SelfView {
-    fn info(&self) -> colloque_media::source::VideoSourceInfo {
-        self.inner.info()
-    }
-
-    fn next_frame(&mut self) -> colloque_media::Result<VideoFrame> {
-        let frame = self.inner.next_frame()?;
-        self.hub.publish(SELF_VIEW, Arc::new(frame.clone()));
-        Ok(frame)
-    }
-}
-
 fn open_camera(hub: &FrameHub) -> Result<Box<dyn VideoSource>, AppError> {
     let camera = Camera::open(None).map_err(|e| AppError::Device(e.to_string()))?;
-    Ok(Box::new(SelfView { inner: Box::new(camera), hub: hub.clone() }))
+    Ok(Box::new(Tee::new(Box::new(camera), hub.clone(), SELF_VIEW)))
 }
 
 fn open_microphone(far_end: &FarEnd) -> Result<Box<dyn AudioSource>, AppError> {
@@ -138,7 +136,7 @@ fn problem(events: &Channel<MeetingEvent>, device: Device, error: &AppError) {
 impl Meetings {
     /// No meeting yet; pictures will go to `hub`.
     pub fn new(hub: FrameHub) -> Self {
-        Self { current: Mutex::new(None), hub }
+        Self { current: Arc::default(), hub, joins: Default::default() }
     }
 
     /// Joins; the session's events follow on `events`, `Joined` first.
@@ -196,21 +194,41 @@ impl Meetings {
         if let Err(e) = speaker {
             problem(&events, Device::Speaker, &AppError::Device(e.to_string()));
         }
+        let id = self.joins.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let forward = events.clone();
         let hub = self.hub.clone();
+        let meetings = self.current.clone();
         tokio::spawn(async move {
             while let Some(event) = session_events.recv().await {
+                let ended = matches!(event, Event::Disconnected { .. });
                 if let Event::ParticipantLeft { participant, .. } = &event {
                     for track in &participant.tracks {
                         hub.remove(&track.sid);
                     }
                 }
+                if let Event::FirstFrame { participant, track_sid, width, height } = &event {
+                    tracing::info!(%participant, %track_sid, width, height, "first picture");
+                }
                 if forward.send(MeetingEvent::Session { event }).is_err() {
                     tracing::debug!("the window stopped listening to the meeting");
                 }
+                if ended {
+                    break;
+                }
+            }
+            // Over (the server ended it, or the connection could not be recovered): a new join may follow.
+            let mut current = meetings.lock().await;
+            if current.as_ref().is_some_and(|m| m.id == id) {
+                if let Some(meeting) = current.take() {
+                    drop(current);
+                    if let Some(local) = meeting.local {
+                        local.stop().await;
+                    }
+                    hub.clear();
+                }
             }
         });
-        let mut meeting = Meeting { session, local, published: HashSet::new(), far_end, events };
+        let mut meeting = Meeting { id, session, local, published: HashSet::new(), far_end, events };
         if request.microphone {
             meeting.turn_on(Device::Microphone, &self.hub);
         }
@@ -248,6 +266,37 @@ impl Meetings {
             self.hub.remove(SELF_VIEW);
         }
         Ok(meeting.session.set_muted(source, !enabled)?)
+    }
+
+    /// Shares display `index` (or switches the shared display).
+    pub async fn share_screen(&self, index: u32) -> Result<(), AppError> {
+        let capture = tokio::task::spawn_blocking(move || {
+            ScreenCapture::open(index, colloque_session::SCREEN_FPS as u32)
+        })
+        .await
+        .map_err(|e| AppError::Device(e.to_string()))?
+        .map_err(|e| AppError::Device(e.to_string()))?;
+        let source = Tee::new(Box::new(capture), self.hub.clone(), SCREEN_PREVIEW);
+        self.with_session(|s| s.publish_screen(Box::new(source))).await
+    }
+
+    /// Stops sharing the screen.
+    pub async fn stop_screen_share(&self) -> Result<(), AppError> {
+        self.with_session(|s| s.unpublish(Source::Screen)).await?;
+        self.hub.remove(SCREEN_PREVIEW);
+        Ok(())
+    }
+
+    /// Raises or lowers this user's hand (Visio's `handRaisedAt` attribute: the time it went up).
+    pub async fn raise_hand(&self, raised: bool) -> Result<(), AppError> {
+        let value = if raised {
+            time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .map_err(|e| AppError::InvalidInput(e.to_string()))?
+        } else {
+            String::new()
+        };
+        self.with_session(|s| s.set_attributes([(HAND_RAISED_AT.to_owned(), value)].into())).await
     }
 
     /// Sends a chat message; returns its id.

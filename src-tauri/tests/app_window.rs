@@ -127,6 +127,8 @@ async fn wait_for_js(client: &Client, what: &str, script: &str, done: impl Fn(&V
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    let mut last = last.to_string();
+    last.truncate(400);
     panic!("timed out waiting for {what}; last: {last}");
 }
 
@@ -179,8 +181,8 @@ async fn sample(client: &Client, css: &str) -> Value {
     client.execute(SAMPLE_CANVAS, vec![json!(css)]).await.unwrap_or(Value::Null)
 }
 
-/// Waits until the video in `css` shows a picture that is not black and that changes.
-async fn assert_live_video(client: &Client, css: &str) {
+/// Waits until the video in `css` shows a picture that is not black; `Err` when it does not change.
+async fn assert_live_video(client: &Client, css: &str) -> Result<(), String> {
     let first = wait_for_js(
         client,
         &format!("a picture in {css}"),
@@ -188,7 +190,9 @@ async fn assert_live_video(client: &Client, css: &str) {
         |v| v["drawn"].as_u64().unwrap_or(0) >= 5,
     )
     .await;
-    assert!(first["mean"].as_f64().unwrap() > 20.0, "{css} is black: {}", first["mean"]);
+    // Not black: some of it is bright (a dark desktop with a window on it counts as a picture).
+    let bright = first["px"].as_array().unwrap().iter().filter(|p| p.as_f64().unwrap() > 60.0).count();
+    assert!(bright >= 5, "{css} is black: {bright} of 576 sample pixels are bright, mean {}", first["mean"]);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let second = sample(client, css).await;
     assert!(second["drawn"].as_u64().unwrap() > first["drawn"].as_u64().unwrap(), "{css} stopped drawing");
@@ -199,7 +203,10 @@ async fn assert_live_video(client: &Client, css: &str) {
         .zip(second["px"].as_array().unwrap())
         .filter(|(a, b)| (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() > 8.0)
         .count();
-    assert!(changed >= 5, "{css} shows a still picture ({changed} of 576 sample pixels changed)");
+    if changed < 5 {
+        return Err(format!("{css} shows a still picture ({changed} of 576 sample pixels changed)"));
+    }
+    Ok(())
 }
 
 fn count(css: &str) -> String {
@@ -223,7 +230,7 @@ async fn a_local_meeting_shows_live_bots_answers_chat_shows_captions_and_leaves(
     // Three tiles: this user and the two synthetic participants, whose pictures are live.
     wait_for_js(&client, "three tiles", &count("figure.tile"), |v| v == 3).await;
     for bot in ["bot-camille", "bot-louis"] {
-        assert_live_video(&client, &format!("figure[data-identity={bot}] canvas")).await;
+        assert_live_video(&client, &format!("figure[data-identity={bot}] canvas")).await.unwrap();
     }
     screenshot(&client, "local-2-tiles").await;
 
@@ -256,6 +263,20 @@ async fn a_local_meeting_shows_live_bots_answers_chat_shows_captions_and_leaves(
     );
     screenshot(&client, "local-4-captions").await;
 
+    // Share the (Xvfb) screen: the picker shows a thumbnail of it, the stage its live preview.
+    click(&client, "[data-control=screen]").await;
+    let thumbnail = SAMPLE_CANVAS.replace("arguments[0]", "\".screens button[data-screen='0'] canvas\"");
+    let thumbnail =
+        wait_for_js(&client, "the display's thumbnail", &thumbnail, |v| v["drawn"].as_u64() >= Some(1)).await;
+    assert!(thumbnail["mean"].as_f64().unwrap() > 10.0, "the thumbnail is black");
+    click(&client, ".screens button[data-screen='0']").await;
+    assert_live_video(&client, "[data-stage='local:screen'] canvas")
+        .await
+        .expect("the shared screen is live");
+    screenshot(&client, "local-5-screen").await;
+    click(&client, "[data-control=screen]").await;
+    wait_for_js(&client, "the stage gone", &count("[data-stage]"), |v| v == 0).await;
+
     click(&client, "[data-control=leave]").await;
     wait_for_js(&client, "the meeting left", &count(".ended"), |v| v == 1).await;
     let _ = client.close().await;
@@ -277,18 +298,19 @@ async fn on_a_livekit_server_a_bad_token_is_explained_and_mutes_are_seen_both_wa
             .with_grants(livekit_api::access_token::VideoGrants {
                 room_join: true,
                 room: "salle".into(),
+                can_update_own_metadata: Some(true),
                 ..Default::default()
             })
             .to_jwt()
             .unwrap()
     };
     // Bob, another participant: a synthetic camera and microphone.
-    let (bob, mut bob_events) = Session::connect(ConnectOptions::new(
-        server.url(),
-        token("bob", "Bob Pair", "e2e-secret-e2e-secret-e2e-secret-e2e"),
-    ))
-    .await
-    .unwrap();
+    let (pictures, mut bob_sees) = tokio::sync::mpsc::channel(64);
+    let options = ConnectOptions {
+        video: Some(pictures),
+        ..ConnectOptions::new(server.url(), token("bob", "Bob Pair", "e2e-secret-e2e-secret-e2e-secret-e2e"))
+    };
+    let (bob, mut bob_events) = Session::connect(options).await.unwrap();
     bob.publish_camera(Box::new(colloque_media::synthetic::SyntheticVideo::new(640, 360, 30).unwrap()))
         .unwrap();
     bob.publish_microphone(Box::new(colloque_media::synthetic::SyntheticAudio::new(
@@ -320,7 +342,7 @@ async fn on_a_livekit_server_a_bad_token_is_explained_and_mutes_are_seen_both_wa
     field.clear().await.unwrap();
     field.send_keys(&token("alice", "Alice", "e2e-secret-e2e-secret-e2e-secret-e2e")).await.unwrap();
     click(&client, "form button[type=submit]").await;
-    assert_live_video(&client, "figure[data-identity=bob] canvas").await;
+    assert_live_video(&client, "figure[data-identity=bob] canvas").await.unwrap();
     screenshot(&client, "server-2-joined").await;
 
     // Alice mutes (the M shortcut): Bob sees her microphone muted.
@@ -345,6 +367,28 @@ async fn on_a_livekit_server_a_bad_token_is_explained_and_mutes_are_seen_both_wa
         }
     }
 
+    // Alice raises her hand (H): Bob sees Visio's attribute, her own tile shows the hand.
+    click(&client, "[data-control=hand]").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let event =
+            tokio::time::timeout_at(deadline, bob_events.recv()).await.expect("Bob never saw the hand");
+        if let Some(Event::ParticipantUpdated { participant, .. }) = event {
+            if participant.identity == "alice"
+                && participant.attributes.get("handRaisedAt").is_some_and(|at| at.starts_with("20"))
+            {
+                break;
+            }
+        }
+    }
+    wait_for_js(
+        &client,
+        "Alice's hand badge",
+        &count("figure[data-identity=alice] [data-badge=hand]"),
+        |v| v == 1,
+    )
+    .await;
+
     // Bob mutes: Alice's window shows the badge on his tile.
     wait_for_js(&client, "Bob unmuted", &count("figure[data-identity=bob] [data-badge=muted]"), |v| v == 0)
         .await;
@@ -354,6 +398,29 @@ async fn on_a_livekit_server_a_bad_token_is_explained_and_mutes_are_seen_both_wa
     })
     .await;
     screenshot(&client, "server-3-muted").await;
+
+    // Bob shares a screen: it takes the stage in Alice's window, live.
+    bob.publish_screen(Box::new(colloque_media::synthetic::SyntheticVideo::new(1280, 720, 15).unwrap()))
+        .unwrap();
+    assert_live_video(&client, "section.stage canvas").await.unwrap();
+    screenshot(&client, "server-4-bob-shares").await;
+    // (Bob stopping his share is not checked: Colloque's SFU does not unpublish a single track yet.)
+
+    // Alice shares her (Xvfb) screen: Bob decodes it at the display's size.
+    while bob_sees.try_recv().is_ok() {}
+    click(&client, "[data-control=screen]").await;
+    click(&client, ".screens button[data-screen='0']").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let picture =
+            tokio::time::timeout_at(deadline, bob_sees.recv()).await.expect("Bob never saw Alice's screen");
+        let picture = picture.expect("Bob's session ended");
+        if picture.frame.width() >= 1280 {
+            assert_eq!((picture.frame.width(), picture.frame.height()), (1920, 1080), "the display's size");
+            break;
+        }
+    }
+    screenshot(&client, "server-5-alice-shares").await;
 
     click(&client, "[data-control=leave]").await;
     wait_for_js(&client, "the meeting left", &count(".ended"), |v| v == 1).await;

@@ -1,10 +1,22 @@
+import { signal } from "@preact/signals";
+import { commands, type BenchPlan } from "./bindings";
+import { FrameBench } from "./components/FrameBench";
 import { MeetingView } from "./components/MeetingView";
 import { PreJoin } from "./components/PreJoin";
 import { language } from "./i18n";
-import { meeting } from "./store";
+import { join, meeting } from "./store";
+
+/** Set when the app was started to measure the picture path (`--bench-frames`). */
+const benchPlan = signal<BenchPlan | null>(null);
+void commands.benchPlan().then((plan) => (benchPlan.value = plan));
+// A meeting given on the command line is joined at once (receive only: devices stay off).
+void commands.startupJoin().then((target) => {
+  if (target) void join(target, "", false, false);
+});
 
 export function App() {
   document.documentElement.lang = language.value;
+  if (benchPlan.value) return <FrameBench plan={benchPlan.value} />;
   const phase = meeting.value.phase;
   return phase === "idle" || (phase === "joining" && meeting.value.members.length === 0 && !meeting.value.room) ? (
     <PreJoin />

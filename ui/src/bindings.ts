@@ -23,6 +23,22 @@ export const commands = {
 	 *  then stops sending it).
 	 */
 	showVideo: (trackSid: string, width: number, height: number) => typedError<null, AppError>(__TAURI_INVOKE("show_video", { trackSid, width, height })),
+	/**  The displays that can be shared, each with a fresh thumbnail on the picture server. */
+	listScreens: () => typedError<Screen[], AppError>(__TAURI_INVOKE("list_screens")),
+	/**  Shares a display (its index from `list_screens`). */
+	shareScreen: (index: number) => typedError<null, AppError>(__TAURI_INVOKE("share_screen", { index })),
+	/**  Stops sharing the screen. */
+	stopScreenShare: () => typedError<null, AppError>(__TAURI_INVOKE("stop_screen_share")),
+	/**  Raises or lowers this user's hand. */
+	raiseHand: (raised: boolean) => typedError<null, AppError>(__TAURI_INVOKE("raise_hand", { raised })),
+	/**  The meeting the command line asked to join at once, if any (given once). */
+	startupJoin: () => __TAURI_INVOKE<JoinTarget | null>("startup_join"),
+	/**  The benchmark run the window should do, if the app was started for one. */
+	benchPlan: () => __TAURI_INVOKE<BenchPlan | null>("bench_plan"),
+	/**  Starts the load through the picture server. */
+	benchStartWebsocket: () => typedError<null, string>(__TAURI_INVOKE("bench_start_websocket")),
+	/**  The window's counts: the result line is printed and the app exits. */
+	benchFinished: (counts: VideoCount[]) => __TAURI_INVOKE<void>("bench_finished", { counts }),
 };
 
 /* Types */
@@ -46,6 +62,28 @@ export type AppError =
 { kind: "not_in_meeting" } | 
 /**  A meeting is already joined. */
 { kind: "already_in_meeting" };
+
+/**  What the window is asked to do. */
+export type BenchPlan = {
+	/**  The transport under test. */
+	transport: Transport,
+	/**  Seconds of load. */
+	seconds: number,
+	/**  The videos. */
+	videos: BenchVideo[],
+};
+
+/**  One video of the load. */
+export type BenchVideo = {
+	/**  Video id. */
+	id: string,
+	/**  Width. */
+	width: number,
+	/**  Height. */
+	height: number,
+	/**  Pictures per second. */
+	fps: number,
+};
 
 /**  A camera, microphone or screen, as the UI names it. */
 export type Device = 
@@ -279,7 +317,40 @@ export type PublishedTrack = {
 	height: number,
 };
 
+/**  A display that can be shared. */
+export type Screen = {
+	/**  What to pass to `share_screen`. */
+	index: number,
+	/**  The system's name for it. */
+	name: string,
+	/**  Width in pixels. */
+	width: number,
+	/**  Height in pixels. */
+	height: number,
+	/**  The primary display. */
+	primary: boolean,
+	/**  The video id of its thumbnail on the picture server (empty when none could be taken). */
+	thumbnail: string,
+};
+
+/**  How pictures reach the web view. */
+export type Transport = 
+/**  The loopback WebSocket (latest picture per video; a slow reader skips pictures). */
+"websocket" | 
+/**  A Tauri IPC channel, one raw body per picture (every picture is delivered, in order). */
+"ipc";
+
 export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };
+
+/**  What the window counted for one video. */
+export type VideoCount = {
+	/**  Video id. */
+	id: string,
+	/**  Pictures that reached the page. */
+	received: number,
+	/**  Pictures drawn (at most one per display frame). */
+	drawn: number,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

@@ -57,6 +57,20 @@ const fr = {
   error_already_in_meeting: "Une réunion est déjà en cours",
   language: "Langue",
   meetingOf: "Réunion",
+  shareScreen: "Partager l'écran (E)",
+  stopShare: "Arrêter le partage (E)",
+  chooseScreen: "Choisir l'écran à partager",
+  loading: "Chargement…",
+  noScreens: "Aucun écran ne peut être partagé ici.",
+  cancel: "Annuler",
+  fit: "Ajuster",
+  zoom: "Taille réelle",
+  fullscreen: "Plein écran (F)",
+  exitFullscreen: "Quitter le plein écran (F)",
+  screenOf: "Écran de",
+  yourScreen: "Votre écran partagé",
+  raiseHand: "Lever la main (H)",
+  lowerHand: "Baisser la main (H)",
 };
 
 const en: typeof fr = {
@@ -112,6 +126,20 @@ const en: typeof fr = {
   error_already_in_meeting: "A meeting is already running",
   language: "Language",
   meetingOf: "Meeting",
+  shareScreen: "Share screen (E)",
+  stopShare: "Stop sharing (E)",
+  chooseScreen: "Choose the screen to share",
+  loading: "Loading…",
+  noScreens: "No screen can be shared here.",
+  cancel: "Cancel",
+  fit: "Fit",
+  zoom: "Actual size",
+  fullscreen: "Full screen (F)",
+  exitFullscreen: "Exit full screen (F)",
+  screenOf: "Screen of",
+  yourScreen: "Your shared screen",
+  raiseHand: "Raise hand (H)",
+  lowerHand: "Lower hand (H)",
 };
 
 export type Key = keyof typeof fr;

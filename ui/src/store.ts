@@ -9,6 +9,8 @@ export const meeting = signal<MeetingState>(initialState());
 export const captionsOn = signal(true);
 export const panel = signal<"chat" | "participants" | null>(null);
 export const joinError = signal<AppError | null>(null);
+/** The screen picker is open. */
+export const pickingScreen = signal(false);
 
 let pictures: PictureClient | null = null;
 
@@ -82,4 +84,33 @@ export async function showVideo(trackSid: string, width: number, height: number)
 
 export function errorDetail(error: AppError): string {
   return "detail" in error ? String(error.detail) : "";
+}
+
+function noticeError(subject: string, error: AppError): void {
+  meeting.value = { ...meeting.value, notices: [...meeting.value.notices, notice("error", subject, errorDetail(error))] };
+}
+
+export async function shareScreen(index: number): Promise<void> {
+  pickingScreen.value = false;
+  const result = await commands.shareScreen(index);
+  if (result.status === "error") noticeError("screen", result.error);
+}
+
+export async function stopScreenShare(): Promise<void> {
+  const result = await commands.stopScreenShare();
+  if (result.status === "error") noticeError("screen", result.error);
+  else meeting.value = { ...meeting.value, screenSharing: false };
+}
+
+/** Opens the picker, or stops sharing when a screen is shared. */
+export function toggleScreenShare(): void {
+  if (meeting.value.screenSharing) void stopScreenShare();
+  else pickingScreen.value = !pickingScreen.value;
+}
+
+/** Raises this user's hand, or lowers it. */
+export async function toggleHand(): Promise<void> {
+  const local = meeting.value.members.find((m) => m.isLocal);
+  const result = await commands.raiseHand(!local?.handRaised);
+  if (result.status === "error") noticeError("hand", result.error);
 }

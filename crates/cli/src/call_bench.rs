@@ -36,6 +36,10 @@ pub struct CallArgs {
     /// Skip the browser run.
     #[arg(long)]
     no_browser: bool,
+    /// Also measure the desktop app, window and web view included, receiving the call (it needs a display
+    /// and the app built beside this program: `cargo build --release -p colloque-app`).
+    #[arg(long)]
+    app: bool,
 }
 
 const ROOM: &str = "bench-call";
@@ -53,7 +57,7 @@ pub fn call(args: &CallArgs) -> Result<()> {
     let exe = std::env::current_exe().context("finding colloque-cli")?;
     let common = ["--url", &url, "--api-key", API_KEY, "--api-secret", API_SECRET, "--room", ROOM];
 
-    let runs = if browser { 2 } else { 1 };
+    let runs = 1 + u64::from(browser) + u64::from(args.app);
     let bots = Command::new(&exe)
         .arg("bots")
         .args(common)
@@ -81,7 +85,7 @@ pub fn call(args: &CallArgs) -> Result<()> {
         .args(common)
         .args(["--identity", "colloque", "--camera", "synthetic", "--mic", "synthetic", "--measure"])
         .args(["--duration", &seconds.to_string()]);
-    let sampled = sample(&mut native, "\"event\":\"first_frame\"", false, window)?;
+    let sampled = sample(&mut native, "\"event\":\"first_frame\"", Processes::Root, window)?;
     let measured = sampled
         .stdout
         .iter()
@@ -126,8 +130,41 @@ pub fn call(args: &CallArgs) -> Result<()> {
         println!("{ratios}");
         eprintln!("Colloque / Chromium: {}", ratios["colloque_over_chromium"]);
     }
+    if args.app {
+        let app = app_run(&exe, &url, seconds, window)?;
+        report(&app, seconds);
+    }
     runtime.block_on(server.stop());
     Ok(())
+}
+
+/// The desktop app as the client under test: it joins from the command line, receives and shows the three
+/// videos and plays the audio; camera and microphone stay off.
+fn app_run(exe: &std::path::Path, url: &str, seconds: u64, window: Duration) -> Result<Value> {
+    let app = exe.with_file_name("colloque");
+    if !app.exists() {
+        bail!("the app is not built at {} (cargo build --release -p colloque-app)", app.display());
+    }
+    let token = crate::join::mint(API_KEY, API_SECRET, ROOM, "colloque-app", "Colloque app")?;
+    let profile = std::env::temp_dir().join(format!("colloque-bench-call-{}", std::process::id()));
+    let mut command = Command::new(&app);
+    command
+        .args(["--url", url, "--token", &token, "--quit-after", &seconds.to_string()])
+        .env("XDG_DATA_HOME", profile.join("data"))
+        .env("XDG_CACHE_HOME", profile.join("cache"))
+        .env("COLLOQUE_LOG", "info,webrtc=warn,rtc=warn");
+    let sampled = sample(&mut command, "first picture", Processes::All, window)?;
+    let _ = std::fs::remove_dir_all(&profile);
+    Ok(json!({
+        "client": "colloque app (window + web view, receive only)",
+        "first_remote_picture_ms": Value::Null,
+        "remote_videos": Value::Null,
+        "pictures": Value::Null,
+        "unreadable": Value::Null,
+        "latency_ms": { "p50": Value::Null, "p95": Value::Null },
+        "cpu_percent_of_one_core": round1(sampled.cpu_percent),
+        "peak_memory_mb": round1(sampled.peak_pss_mb),
+    }))
 }
 
 /// The browser as the client under test.
@@ -145,7 +182,7 @@ fn browser_run(url: &str, seconds: u64, window: Duration) -> Result<Value> {
         .args(["--url", url, "--token", &token, "--expect", "*", "--codec", "vp8", "--size", "1280x720"])
         .args(["--simulcast", "--stay", &seconds.to_string(), "--timeout", &(seconds + 40).to_string()])
         .current_dir(&peers);
-    let sampled = sample(&mut node, "first readable picture", true, window)?;
+    let sampled = sample(&mut node, "first readable picture", Processes::Below, window)?;
     let report: Value = sampled
         .stdout
         .last()
@@ -198,25 +235,40 @@ fn report(figures: &Value, seconds: u64) {
     );
 }
 
-fn round1(v: f64) -> f64 {
+pub(crate) fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 
-fn round2(v: f64) -> f64 {
+pub(crate) fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
 /// What sampling a client under test gave.
-struct Sampled {
-    stdout: Vec<String>,
-    cpu_percent: f64,
-    peak_pss_mb: f64,
+pub(crate) struct Sampled {
+    pub stdout: Vec<String>,
+    pub cpu_percent: f64,
+    pub peak_pss_mb: f64,
 }
 
-/// Runs `command` to its end, sampling every 200 ms the CPU time and memory of its process (`tree`: of
-/// every process below it, not itself — Chromium under its Node driver). CPU is counted over `window`,
-/// starting [`SETTLE`] after a line containing `first_picture` (stdout or stderr).
-fn sample(command: &mut Command, first_picture: &str, tree: bool, window: Duration) -> Result<Sampled> {
+/// Which processes of a command under test are its client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Processes {
+    /// The process itself.
+    Root,
+    /// Every process below it, not itself (Chromium under its Node driver).
+    Below,
+    /// The process and every process below it (the app and its web view).
+    All,
+}
+
+/// Runs `command` to its end, sampling every 200 ms the CPU time and memory of its `processes`. CPU is
+/// counted over `window`, starting [`SETTLE`] after a line containing `first_picture` (stdout or stderr).
+pub(crate) fn sample(
+    command: &mut Command,
+    first_picture: &str,
+    processes: Processes,
+    window: Duration,
+) -> Result<Sampled> {
     let mut child =
         Reaped(command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().context("starting the client")?);
     let root = child.0.id();
@@ -250,7 +302,11 @@ fn sample(command: &mut Command, first_picture: &str, tree: bool, window: Durati
         if exited {
             break;
         }
-        let pids: Vec<u32> = if tree { descendants(root) } else { vec![root] };
+        let pids: Vec<u32> = match processes {
+            Processes::Root => vec![root],
+            Processes::Below => descendants(root),
+            Processes::All => std::iter::once(root).chain(descendants(root)).collect(),
+        };
         peak_pss_kb = peak_pss_kb.max(pids.iter().filter_map(|p| pss_kb(*p)).sum());
         let now = Instant::now();
         match (&cpu_at_start, first_at) {

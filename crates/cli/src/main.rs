@@ -8,6 +8,7 @@ mod bench;
 mod bots;
 mod call_bench;
 mod demo;
+mod frames_bench;
 mod join;
 mod procfs;
 mod quantile;
@@ -63,6 +64,8 @@ enum BenchTarget {
     Sfu(sfu_bench::SfuArgs),
     /// A 4-party call on the local SFU, measured from one native client: join time, latency, CPU, memory.
     Call(call_bench::CallArgs),
+    /// The picture path into the app's web view (loopback WebSocket vs Tauri IPC): pictures and CPU.
+    Frames(frames_bench::FramesArgs),
 }
 
 fn main() -> Result<()> {
@@ -77,6 +80,7 @@ fn main() -> Result<()> {
         Command::Bench { what: BenchTarget::Media(args) } => bench::media(&args),
         Command::Bench { what: BenchTarget::Sfu(args) } => sfu_bench::sfu(&args),
         Command::Bench { what: BenchTarget::Call(args) } => call_bench::call(&args),
+        Command::Bench { what: BenchTarget::Frames(args) } => frames_bench::frames(&args),
         Command::Bots(args) => bots::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Join(args) => join::run(&args),

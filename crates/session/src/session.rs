@@ -80,6 +80,7 @@ enum Command {
     Chat { id: String, text: String },
     Reaction(String),
     Caption { segment_id: String, track_sid: String, text: String, is_final: bool },
+    Attributes(HashMap<String, String>),
     PublishVideo { kind: Source, source: Box<dyn VideoSource> },
     PublishAudio(Box<dyn AudioSource>),
     Mute { kind: Source, muted: bool },
@@ -196,6 +197,13 @@ impl Session {
             text: text.to_owned(),
             is_final,
         })
+    }
+
+    /// Sets this participant's attributes (merged with the others; an empty value removes a key): Visio's
+    /// raised hand is `handRaisedAt` set to the time (RFC 3339), removed when lowered. Everyone, this client
+    /// included, then sees [`Event::ParticipantUpdated`]. The token must allow updating one's own metadata.
+    pub fn set_attributes(&self, attributes: HashMap<String, String>) -> Result<(), SessionError> {
+        self.command(Command::Attributes(attributes))
     }
 
     /// Says how large a remote video track is shown (`Some((width, height))` in pixels), or that it is not
@@ -510,6 +518,10 @@ impl Engine {
                         for packet in crate::captions::packets(&id, &segment_id, &track_sid, &text, is_final, now_ms()) {
                             self.send_data(packet.encode_to_vec()).await;
                         }
+                    }
+                    Some(Command::Attributes(attributes)) => {
+                        let update = proto::UpdateParticipantMetadata { attributes, ..Default::default() };
+                        self.send_signal(Out::UpdateMetadata(update)).await;
                     }
                     Some(Command::PublishVideo { kind, source }) => self.publish_video(kind, source).await,
                     Some(Command::PublishAudio(source)) => self.publish_audio(source).await,

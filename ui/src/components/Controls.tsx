@@ -1,9 +1,10 @@
 // The meeting's controls, and their keyboard shortcuts (ignored while typing in a field): M microphone,
-// C camera, hold V to talk while muted, T chat, S captions, P participants, Ctrl+Q leave.
+// C camera, hold V to talk while muted, E share the screen, H raise or lower the hand, T chat, S captions, P participants, F full
+// screen (on a shared screen), Ctrl+Q leave.
 import { useEffect } from "preact/hooks";
 import { t } from "../i18n";
 import { Icon } from "./Icon";
-import { captionsOn, leave, meeting, panel, setDevice, togglePanel } from "../store";
+import { captionsOn, leave, meeting, panel, setDevice, toggleHand, toggleScreenShare, togglePanel } from "../store";
 
 function typing(target: EventTarget | null): boolean {
   return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
@@ -36,6 +37,12 @@ export function useShortcuts(): void {
         case "t":
           togglePanel("chat");
           break;
+        case "e":
+          toggleScreenShare();
+          break;
+        case "h":
+          void toggleHand();
+          break;
         case "p":
           togglePanel("participants");
           break;
@@ -64,6 +71,7 @@ export function useShortcuts(): void {
 
 export function Controls() {
   const state = meeting.value;
+  const handRaised = state.members.some((m) => m.isLocal && m.handRaised);
   return (
     <nav class="controls" aria-label="Controls">
       <button
@@ -87,6 +95,27 @@ export function Controls() {
         onClick={() => void setDevice("camera", !state.cameraOn)}
       >
         <Icon name={state.cameraOn ? "camera" : "cameraOff"} />
+      </button>
+      <button
+        type="button"
+        class={state.screenSharing ? "sharing" : ""}
+        aria-pressed={state.screenSharing}
+        aria-label={state.screenSharing ? t("stopShare") : t("shareScreen")}
+        title={state.screenSharing ? t("stopShare") : t("shareScreen")}
+        data-control="screen"
+        onClick={toggleScreenShare}
+      >
+        <Icon name="screen" />
+      </button>
+      <button
+        type="button"
+        aria-pressed={handRaised}
+        aria-label={handRaised ? t("lowerHand") : t("raiseHand")}
+        title={handRaised ? t("lowerHand") : t("raiseHand")}
+        data-control="hand"
+        onClick={() => void toggleHand()}
+      >
+        <Icon name="hand" />
       </button>
       <button
         type="button"

@@ -1,12 +1,13 @@
 import { t } from "../i18n";
 import { screenShares } from "../state/meeting";
-import { backToStart, captionsOn, dismissNotice, meeting, panel } from "../store";
+import { backToStart, captionsOn, dismissNotice, meeting, panel, pickingScreen } from "../store";
 import { Captions } from "./Captions";
 import { ChatPanel } from "./ChatPanel";
 import { Controls, useShortcuts } from "./Controls";
 import { Grid } from "./Grid";
 import { ParticipantsPanel } from "./ParticipantsPanel";
-import { VideoCanvas } from "./VideoCanvas";
+import { ScreenPicker } from "./ScreenPicker";
+import { Stage } from "./Stage";
 
 export function MeetingView() {
   useShortcuts();
@@ -21,8 +22,13 @@ export function MeetingView() {
       </main>
     );
   }
-  const shares = screenShares(state.members);
-  const stage = shares.at(-1);
+  // Someone else's screen takes the stage; this user's own share shows as a preview when no one else shares.
+  const remote = screenShares(state.members.filter((m) => !m.isLocal)).at(-1);
+  const stage = remote
+    ? { videoId: remote.track.sid, remote: true, label: `${t("screenOf")} ${remote.member.name}` }
+    : state.screenSharing
+      ? { videoId: "local:screen", remote: false, label: t("yourScreen") }
+      : null;
   return (
     <div class="meeting">
       <header class="topbar">
@@ -49,11 +55,7 @@ export function MeetingView() {
       )}
       <div class="body">
         <main class={stage ? "main with-stage" : "main"}>
-          {stage && (
-            <section class="stage" aria-label={stage.member.name} data-stage={stage.track.sid}>
-              <VideoCanvas videoId={stage.track.sid} remote={!stage.member.isLocal} label={stage.member.name} fit="contain" />
-            </section>
-          )}
+          {stage && <Stage key={stage.videoId} videoId={stage.videoId} remote={stage.remote} label={stage.label} />}
           <Grid members={state.members} activeSpeakers={state.activeSpeakers} cameraOn={state.cameraOn} microphoneOn={state.microphoneOn} />
           {captionsOn.value && state.captions.length > 0 && <Captions captions={state.captions} members={state.members} />}
         </main>
@@ -61,6 +63,7 @@ export function MeetingView() {
         {panel.value === "participants" && <ParticipantsPanel members={state.members} />}
       </div>
       <Controls />
+      {pickingScreen.value && <ScreenPicker />}
     </div>
   );
 }

@@ -51,6 +51,8 @@ export interface MeetingState {
   activeSpeakers: string[];
   microphoneOn: boolean;
   cameraOn: boolean;
+  /** This user shares a screen. */
+  screenSharing: boolean;
   notices: Notice[];
   endedReason: string;
 }
@@ -73,6 +75,7 @@ export function initialState(): MeetingState {
     activeSpeakers: [],
     microphoneOn: false,
     cameraOn: false,
+    screenSharing: false,
     notices: [],
     endedReason: "",
   };
@@ -165,11 +168,18 @@ function applySession(state: MeetingState, event: Event, now: number): MeetingSt
     case "track_published":
       if (event.source === "microphone") return { ...state, microphoneOn: true };
       if (event.source === "camera") return { ...state, cameraOn: true };
+      if (event.source === "screen_share") return { ...state, screenSharing: true };
       return state;
     case "publish_failed":
       return {
         ...state,
-        ...(event.source === "camera" ? { cameraOn: false } : event.source === "microphone" ? { microphoneOn: false } : {}),
+        ...(event.source === "camera"
+          ? { cameraOn: false }
+          : event.source === "microphone"
+            ? { microphoneOn: false }
+            : event.source === "screen_share"
+              ? { screenSharing: false }
+              : {}),
         notices: [...state.notices, notice("device", event.source, event.reason)],
       };
     case "reconnecting":

@@ -23,6 +23,8 @@ export class PictureClient {
   /** Messages refused (garbage): counted, never thrown. */
   refused = 0;
   received = 0;
+  /** Pictures received per video id. */
+  readonly receivedBy = new Map<string, number>();
 
   constructor(private readonly endpoint: Endpoint) {}
 
@@ -85,6 +87,7 @@ export class PictureClient {
       throw e;
     }
     this.received += 1;
+    this.receivedBy.set(picture.id, (this.receivedBy.get(picture.id) ?? 0) + 1);
     this.latest.set(picture.id, picture);
     this.pending.add(picture.id);
     if (!this.scheduled) {

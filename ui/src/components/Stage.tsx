@@ -1,0 +1,58 @@
+// A shared screen on stage: fitted to the stage or at its actual size (scrolling), and full screen.
+import { useEffect, useState } from "preact/hooks";
+import { getCurrentWindow } from "@tauri-apps/api/window";
+import { t } from "../i18n";
+import { Icon } from "./Icon";
+import { VideoCanvas } from "./VideoCanvas";
+
+interface Props {
+  videoId: string;
+  remote: boolean;
+  label: string;
+}
+
+export function Stage({ videoId, remote, label }: Props) {
+  const [zoomed, setZoomed] = useState(false);
+  const [fullscreen, setFullscreen] = useState(false);
+  const toggleFullscreen = () => {
+    const next = !fullscreen;
+    setFullscreen(next);
+    void getCurrentWindow()
+      .setFullscreen(next)
+      .catch(() => setFullscreen(!next));
+  };
+  useEffect(() => {
+    const key = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement | null;
+      if (target && ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)) return;
+      if (e.key.toLowerCase() === "f" && !e.ctrlKey && !e.altKey && !e.metaKey) {
+        e.preventDefault();
+        toggleFullscreen();
+      }
+    };
+    window.addEventListener("keydown", key);
+    return () => window.removeEventListener("keydown", key);
+  });
+  return (
+    <section class={`stage${zoomed ? " zoomed" : ""}`} aria-label={label} data-stage={videoId}>
+      <div class="stage-video">
+        <VideoCanvas videoId={videoId} remote={remote} label={label} fit="contain" />
+      </div>
+      <div class="stage-tools">
+        <button type="button" aria-pressed={zoomed} onClick={() => setZoomed(!zoomed)} data-control="zoom">
+          {zoomed ? t("fit") : t("zoom")}
+        </button>
+        <button
+          type="button"
+          aria-pressed={fullscreen}
+          aria-label={fullscreen ? t("exitFullscreen") : t("fullscreen")}
+          title={fullscreen ? t("exitFullscreen") : t("fullscreen")}
+          onClick={toggleFullscreen}
+          data-control="fullscreen"
+        >
+          <Icon name="fullscreen" />
+        </button>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,67 @@
+import { cleanup, render, screen } from "@testing-library/preact";
+import { afterEach, describe, expect, it } from "vitest";
+import { language } from "../i18n";
+import type { Member } from "../state/meeting";
+import { Captions } from "./Captions";
+import { ChatPanel } from "./ChatPanel";
+import { Tile } from "./Tile";
+
+afterEach(cleanup);
+language.value = "fr";
+
+const camille: Member = {
+  sid: "PA_c",
+  identity: "camille",
+  name: "Camille Martin",
+  isLocal: false,
+  tracks: [{ sid: "TR_mic", kind: "audio", source: "microphone", muted: true, width: 0, height: 0 }],
+  handRaised: true,
+  joinedAt: 0,
+};
+
+describe("a tile", () => {
+  it("names the participant and shows the muted and raised-hand badges, also to a screen reader", () => {
+    const { container } = render(<Tile member={camille} speaking={true} width={320} height={180} cameraOn={false} microphoneOn={false} />);
+    const tile = container.querySelector("figure.tile");
+    expect(tile?.classList.contains("speaking")).toBe(true);
+    expect(tile?.getAttribute("aria-label")).toBe("Camille Martin, micro coupé, main levée, parle");
+    expect(container.querySelector("[data-badge=muted]")).not.toBeNull();
+    expect(container.querySelector("[data-badge=hand]")).not.toBeNull();
+    // No camera track: initials instead of a video.
+    expect(container.querySelector("canvas")).toBeNull();
+    expect(screen.getByText("CM")).toBeTruthy();
+  });
+
+  it("shows this user's own microphone state, not the server's echo of it", () => {
+    const me: Member = { ...camille, identity: "me", name: "Moi", isLocal: true, handRaised: false };
+    const { container } = render(<Tile member={me} speaking={false} width={320} height={180} cameraOn={false} microphoneOn={true} />);
+    expect(container.querySelector("[data-badge=muted]")).toBeNull();
+    expect(screen.getByText("Moi (vous)")).toBeTruthy();
+  });
+});
+
+describe("captions", () => {
+  it("name the speaker by display name", () => {
+    render(<Captions captions={[{ segmentId: "S1", speaker: "camille", text: "Bonjour", final: true }]} members={[camille]} />);
+    expect(screen.getByRole("log").textContent).toBe("Camille Martin : Bonjour");
+  });
+});
+
+describe("the chat panel", () => {
+  it("lists messages with their sender's name, this user's own as « vous »", () => {
+    const chat = [
+      { id: "C1", from: "camille", text: "Bonjour", timestamp: 0, mine: false },
+      { id: "C2", from: "me", text: "Salut", timestamp: 0, mine: true },
+    ];
+    const { container } = render(<ChatPanel chat={chat} members={[camille]} />);
+    const items = Array.from(container.querySelectorAll(".messages li")).map((li) => [
+      li.querySelector(".from")?.textContent,
+      li.querySelector("p")?.textContent,
+    ]);
+    expect(items).toEqual([
+      ["Camille Martin", "Bonjour"],
+      ["vous", "Salut"],
+    ]);
+    expect(screen.getByRole("textbox", { name: "Écrire un message" })).toBeTruthy();
+  });
+});
