@@ -166,6 +166,8 @@ impl Meetings {
             }
         };
         let mut options = ConnectOptions::new(url, token);
+        // Only the videos on screen are received (each tile says its size when it appears).
+        options.adaptive_stream = true;
         let (video_tx, mut video_rx) = tokio::sync::mpsc::channel::<colloque_session::RemoteVideo>(16);
         options.video = Some(video_tx);
         let hub = self.hub.clone();

@@ -50,12 +50,22 @@ pub struct ConnectOptions {
     /// Where the remote audio goes, every participant mixed: mono 48 kHz blocks of 20 ms on a steady
     /// clock, for the speaker and for echo cancellation's reference. Without it, audio is not decoded.
     pub audio: Option<mpsc::Sender<AudioFrame>>,
+    /// Remote video is sent only once the application shows it ([`Session::show_video`]; LiveKit's
+    /// adaptive stream): a window with 150 participants receives only the videos on screen.
+    pub adaptive_stream: bool,
 }
 
 impl ConnectOptions {
     /// Joins `url` with `token`, auto-subscribing.
     pub fn new(url: impl Into<String>, token: impl Into<String>) -> Self {
-        Self { url: url.into(), token: token.into(), auto_subscribe: true, video: None, audio: None }
+        Self {
+            url: url.into(),
+            token: token.into(),
+            auto_subscribe: true,
+            video: None,
+            audio: None,
+            adaptive_stream: false,
+        }
     }
 }
 
@@ -874,7 +884,14 @@ impl Engine {
             }
             PeerEvent::Track { remote, first, codec } => {
                 let stream_id = first.stream_ids.first().cloned().unwrap_or_default();
-                self.remote_track(remote, first.ssrc, &stream_id, codec.mime_type)
+                let video = codec.mime_type.to_ascii_lowercase().starts_with("video/");
+                self.remote_track(remote, first.ssrc, &stream_id, codec.mime_type);
+                // Adaptive stream: a video nobody asked to see yet is paused until it is shown.
+                let track_sid = stream_id.split_once('|').map_or(stream_id.as_str(), |(_, t)| t).to_owned();
+                if video && self.options.adaptive_stream && !self.shown.contains_key(&track_sid) {
+                    self.shown.insert(track_sid.clone(), None);
+                    self.send_signal(Out::TrackSetting(track_settings(track_sid, None))).await;
+                }
             }
             // The client's own channels report through `Data`.
             PeerEvent::ChannelOpen(_) => {}

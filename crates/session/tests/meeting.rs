@@ -340,6 +340,46 @@ async fn a_native_camera_is_received_in_the_simulcast_layer_asked_for() {
     bob.leave().await;
 }
 
+/// Adaptive stream: a subscriber that shows nothing receives no pictures (the server pauses the video as
+/// soon as it arrives), and pictures flow once the video is shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_adaptive_stream_a_video_flows_only_once_shown() {
+    use colloque_media::synthetic::SyntheticVideo;
+    let server = server().await;
+    let url = server.url();
+    let (alice, _alice_events) =
+        Session::connect(ConnectOptions::new(&url, token("alice", "adaptive", SECRET))).await.unwrap();
+    let (frames_tx, mut frames) = tokio::sync::mpsc::channel(64);
+    let mut options = ConnectOptions::new(&url, token("bob", "adaptive", SECRET));
+    options.video = Some(frames_tx);
+    options.adaptive_stream = true;
+    let (bob, mut bob_events) = Session::connect(options).await.unwrap();
+    alice.publish_camera(Box::new(SyntheticVideo::new(640, 360, 30).unwrap())).unwrap();
+    let track = wait_for(&mut bob_events, "camera subscribed", |e| match e {
+        Event::TrackSubscribed { participant, track_sid, kind, .. }
+            if participant == "alice" && kind == "video" =>
+        {
+            Some(track_sid.clone())
+        }
+        _ => None,
+    })
+    .await;
+    // What arrived before the pause took effect, then nothing for 2 s.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    while frames.try_recv().is_ok() {}
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut while_hidden = 0;
+    while frames.try_recv().is_ok() {
+        while_hidden += 1;
+    }
+    assert!(while_hidden <= 2, "{while_hidden} pictures of a video nobody shows");
+    bob.show_video(&track, Some((640, 360))).unwrap();
+    let shown = counters(&mut frames, 10, "the shown video", |v| v.track_sid == track).await;
+    assert!(shown.windows(2).all(|w| w[0] < w[1]), "counters advance: {shown:?}");
+    alice.leave().await;
+    bob.leave().await;
+}
+
 /// The server forgot alice while she was unreachable (away longer than its resume window): her resume is
 /// refused, she joins the meeting again as a new participant and publishes her camera again, and the
 /// meeting goes on. Bob sees her leave and come back and decodes her new camera track; chat sent by alice
