@@ -249,10 +249,7 @@ pub fn bench_finished(app: AppHandle, bench: State<'_, BenchState>, counts: Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(line: &str) -> Vec<String> {
-        line.split_whitespace().map(str::to_owned).collect()
-    }
+    use crate::startup::args;
 
     #[test]
     fn the_command_line_chooses_the_transport_and_the_length() {

@@ -59,13 +59,15 @@ impl Startup {
     }
 }
 
+/// A command line written as one string (tests).
+#[cfg(test)]
+pub(crate) fn args(line: &str) -> Vec<String> {
+    line.split_whitespace().map(str::to_owned).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(line: &str) -> Vec<String> {
-        line.split_whitespace().map(str::to_owned).collect()
-    }
 
     #[test]
     fn a_meeting_to_join_and_a_time_to_quit() {

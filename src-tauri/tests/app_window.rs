@@ -282,6 +282,29 @@ async fn a_local_meeting_shows_live_bots_answers_chat_shows_captions_and_leaves(
     let _ = client.close().await;
 }
 
+/// Waits until Bob's session reports Alice as `done` says.
+async fn bob_sees_alice(
+    events: &mut colloque_session::Events,
+    what: &str,
+    done: impl Fn(&colloque_session::Participant) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("Bob never saw {what}"));
+        match event {
+            Some(Event::ParticipantUpdated { participant, .. })
+                if participant.identity == "alice" && done(&participant) =>
+            {
+                return
+            }
+            Some(_) => {}
+            None => panic!("Bob's session ended before he saw {what}"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_livekit_server_a_bad_token_is_explained_and_mutes_are_seen_both_ways() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -354,33 +377,17 @@ async fn on_a_livekit_server_a_bad_token_is_explained_and_mutes_are_seen_both_wa
     )
     .await;
     click(&client, "[data-control=microphone]").await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let event =
-            tokio::time::timeout_at(deadline, bob_events.recv()).await.expect("Bob never saw Alice muted");
-        if let Some(Event::ParticipantUpdated { participant, .. }) = event {
-            if participant.identity == "alice"
-                && participant.tracks.iter().any(|t| t.source == "microphone" && t.muted)
-            {
-                break;
-            }
-        }
-    }
+    bob_sees_alice(&mut bob_events, "Alice muted", |alice| {
+        alice.tracks.iter().any(|t| t.source == "microphone" && t.muted)
+    })
+    .await;
 
     // Alice raises her hand (H): Bob sees Visio's attribute, her own tile shows the hand.
     click(&client, "[data-control=hand]").await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let event =
-            tokio::time::timeout_at(deadline, bob_events.recv()).await.expect("Bob never saw the hand");
-        if let Some(Event::ParticipantUpdated { participant, .. }) = event {
-            if participant.identity == "alice"
-                && participant.attributes.get("handRaisedAt").is_some_and(|at| at.starts_with("20"))
-            {
-                break;
-            }
-        }
-    }
+    bob_sees_alice(&mut bob_events, "the hand", |alice| {
+        alice.attributes.get("handRaisedAt").is_some_and(|at| at.starts_with("20"))
+    })
+    .await;
     wait_for_js(
         &client,
         "Alice's hand badge",

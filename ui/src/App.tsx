@@ -17,10 +17,7 @@ void commands.startupJoin().then((target) => {
 export function App() {
   document.documentElement.lang = language.value;
   if (benchPlan.value) return <FrameBench plan={benchPlan.value} />;
+  // The pre-join screen stays while joining (it shows "Connecting…"); the join resets the meeting state.
   const phase = meeting.value.phase;
-  return phase === "idle" || (phase === "joining" && meeting.value.members.length === 0 && !meeting.value.room) ? (
-    <PreJoin />
-  ) : (
-    <MeetingView />
-  );
+  return phase === "idle" || phase === "joining" ? <PreJoin /> : <MeetingView />;
 }

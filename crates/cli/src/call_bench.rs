@@ -131,7 +131,7 @@ pub fn call(args: &CallArgs) -> Result<()> {
         eprintln!("Colloque / Chromium: {}", ratios["colloque_over_chromium"]);
     }
     if args.app {
-        let app = app_run(&exe, &url, seconds, window)?;
+        let app = app_run(&url, seconds, window)?;
         report(&app, seconds);
     }
     runtime.block_on(server.stop());
@@ -140,19 +140,12 @@ pub fn call(args: &CallArgs) -> Result<()> {
 
 /// The desktop app as the client under test: it joins from the command line, receives and shows the three
 /// videos and plays the audio; camera and microphone stay off.
-fn app_run(exe: &std::path::Path, url: &str, seconds: u64, window: Duration) -> Result<Value> {
-    let app = exe.with_file_name("colloque");
-    if !app.exists() {
-        bail!("the app is not built at {} (cargo build --release -p colloque-app)", app.display());
-    }
+fn app_run(url: &str, seconds: u64, window: Duration) -> Result<Value> {
+    let app = crate::frames_bench::app_binary(None)?;
     let token = crate::join::mint(API_KEY, API_SECRET, ROOM, "colloque-app", "Colloque app")?;
-    let profile = std::env::temp_dir().join(format!("colloque-bench-call-{}", std::process::id()));
-    let mut command = Command::new(&app);
-    command
-        .args(["--url", url, "--token", &token, "--quit-after", &seconds.to_string()])
-        .env("XDG_DATA_HOME", profile.join("data"))
-        .env("XDG_CACHE_HOME", profile.join("cache"))
-        .env("COLLOQUE_LOG", "info,webrtc=warn,rtc=warn");
+    let (mut command, profile) =
+        crate::frames_bench::app_command(&app, "bench-call", "info,webrtc=warn,rtc=warn");
+    command.args(["--url", url, "--token", &token, "--quit-after", &seconds.to_string()]);
     let sampled = sample(&mut command, "first picture", Processes::All, window)?;
     let _ = std::fs::remove_dir_all(&profile);
     Ok(json!({

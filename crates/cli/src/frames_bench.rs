@@ -3,7 +3,7 @@
 //! share at 15 fps, drawn with WebGL2) and measures the CPU and memory of the app and its web view
 //! processes together; the app reports pictures sent, received and drawn. Needs a display
 //! (`eval "$(scripts/test-env.sh)"` gives the virtual one).
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -40,9 +40,10 @@ struct Run {
     megabytes_per_second: f64,
 }
 
-fn app_binary(args: &FramesArgs) -> Result<PathBuf> {
-    let path = match &args.app {
-        Some(path) => path.clone(),
+/// The desktop app: `explicit`, or `colloque` beside this program.
+pub(crate) fn app_binary(explicit: Option<&Path>) -> Result<PathBuf> {
+    let path = match explicit {
+        Some(path) => path.to_owned(),
         None => std::env::current_exe().context("where this program is")?.with_file_name("colloque"),
     };
     if !path.exists() {
@@ -51,14 +52,21 @@ fn app_binary(args: &FramesArgs) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn run(app: &PathBuf, transport: &'static str, seconds: u32) -> Result<Run> {
-    let profile = std::env::temp_dir().join(format!("colloque-bench-frames-{}", std::process::id()));
+/// A command running the app with a profile of its own (no web view storage left by a user or an earlier
+/// run), which the caller removes afterwards, and the log detail `log`.
+pub(crate) fn app_command(app: &Path, name: &str, log: &str) -> (Command, PathBuf) {
+    let profile = std::env::temp_dir().join(format!("colloque-{name}-{}", std::process::id()));
     let mut command = Command::new(app);
     command
-        .args(["--bench-frames", transport, "--bench-seconds", &seconds.to_string()])
         .env("XDG_DATA_HOME", profile.join("data"))
         .env("XDG_CACHE_HOME", profile.join("cache"))
-        .env("COLLOQUE_LOG", "warn");
+        .env("COLLOQUE_LOG", log);
+    (command, profile)
+}
+
+fn run(app: &Path, transport: &'static str, seconds: u32) -> Result<Run> {
+    let (mut command, profile) = app_command(app, "bench-frames", "warn");
+    command.args(["--bench-frames", transport, "--bench-seconds", &seconds.to_string()]);
     // The first seconds (web view start, first pictures) are not the steady state.
     let window = Duration::from_secs(u64::from(seconds.saturating_sub(3).max(1)));
     let sampled = sample(&mut command, "bench_frames_started", Processes::All, window)
@@ -97,7 +105,7 @@ pub fn frames(args: &FramesArgs) -> Result<()> {
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
         bail!("bench frames opens the app's window: it needs a display (eval \"$(scripts/test-env.sh)\")");
     }
-    let app = app_binary(args)?;
+    let app = app_binary(args.app.as_deref())?;
     let seconds = if args.quick { 4 } else { args.seconds.max(4) };
     let mut runs = Vec::new();
     for transport in ["websocket", "ipc"] {

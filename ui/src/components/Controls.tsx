@@ -1,14 +1,11 @@
 // The meeting's controls, and their keyboard shortcuts (ignored while typing in a field): M microphone,
-// C camera, hold V to talk while muted, E share the screen, H raise or lower the hand, T chat, S captions, P participants, F full
-// screen (on a shared screen), Ctrl+Q leave.
+// C camera, hold V to talk while muted, E share the screen, H raise or lower the hand, T chat, S captions,
+// P participants, Ctrl+Q leave (F, full screen, belongs to the stage).
 import { useEffect } from "preact/hooks";
 import { t } from "../i18n";
 import { Icon } from "./Icon";
+import { ToggleButton, typing } from "./ToggleButton";
 import { captionsOn, leave, meeting, panel, setDevice, toggleHand, toggleScreenShare, togglePanel } from "../store";
-
-function typing(target: EventTarget | null): boolean {
-  return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
-}
 
 export function useShortcuts(): void {
   useEffect(() => {
@@ -74,59 +71,44 @@ export function Controls() {
   const handRaised = state.members.some((m) => m.isLocal && m.handRaised);
   return (
     <nav class="controls" aria-label="Controls">
-      <button
-        type="button"
+      <ToggleButton
+        pressed={state.microphoneOn}
         class={state.microphoneOn ? "on" : "off"}
-        aria-pressed={state.microphoneOn}
-        aria-label={state.microphoneOn ? t("microphoneOn") : t("microphoneOff")}
-        title={state.microphoneOn ? t("microphoneOn") : t("microphoneOff")}
-        data-control="microphone"
+        label={[t("microphoneOn"), t("microphoneOff")]}
+        control="microphone"
         onClick={() => void setDevice("microphone", !state.microphoneOn)}
       >
         <Icon name={state.microphoneOn ? "microphone" : "microphoneOff"} />
-      </button>
-      <button
-        type="button"
+      </ToggleButton>
+      <ToggleButton
+        pressed={state.cameraOn}
         class={state.cameraOn ? "on" : "off"}
-        aria-pressed={state.cameraOn}
-        aria-label={state.cameraOn ? t("cameraOn") : t("cameraOff")}
-        title={state.cameraOn ? t("cameraOn") : t("cameraOff")}
-        data-control="camera"
+        label={[t("cameraOn"), t("cameraOff")]}
+        control="camera"
         onClick={() => void setDevice("camera", !state.cameraOn)}
       >
         <Icon name={state.cameraOn ? "camera" : "cameraOff"} />
-      </button>
-      <button
-        type="button"
+      </ToggleButton>
+      <ToggleButton
+        pressed={state.screenSharing}
         class={state.screenSharing ? "sharing" : ""}
-        aria-pressed={state.screenSharing}
-        aria-label={state.screenSharing ? t("stopShare") : t("shareScreen")}
-        title={state.screenSharing ? t("stopShare") : t("shareScreen")}
-        data-control="screen"
+        label={[t("stopShare"), t("shareScreen")]}
+        control="screen"
         onClick={toggleScreenShare}
       >
         <Icon name="screen" />
-      </button>
-      <button
-        type="button"
-        aria-pressed={handRaised}
-        aria-label={handRaised ? t("lowerHand") : t("raiseHand")}
-        title={handRaised ? t("lowerHand") : t("raiseHand")}
-        data-control="hand"
-        onClick={() => void toggleHand()}
-      >
+      </ToggleButton>
+      <ToggleButton pressed={handRaised} label={[t("lowerHand"), t("raiseHand")]} control="hand" onClick={() => void toggleHand()}>
         <Icon name="hand" />
-      </button>
-      <button
-        type="button"
-        aria-pressed={captionsOn.value}
-        aria-label={captionsOn.value ? t("captionsOn") : t("captionsOff")}
-        title={captionsOn.value ? t("captionsOn") : t("captionsOff")}
-        data-control="captions"
+      </ToggleButton>
+      <ToggleButton
+        pressed={captionsOn.value}
+        label={[t("captionsOn"), t("captionsOff")]}
+        control="captions"
         onClick={() => (captionsOn.value = !captionsOn.value)}
       >
         <Icon name="captions" />
-      </button>
+      </ToggleButton>
       <button
         type="button"
         aria-pressed={panel.value === "chat"}

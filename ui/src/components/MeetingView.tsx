@@ -35,9 +35,9 @@ export function MeetingView() {
         <h1>
           {t("meetingOf")} · {state.room || "…"}
         </h1>
-        {(state.phase === "reconnecting" || state.phase === "joining") && (
+        {state.phase === "reconnecting" && (
           <p class="status" role="status" data-status={state.phase}>
-            {state.phase === "reconnecting" ? t("reconnecting") : t("joining")}
+            {t("reconnecting")}
           </p>
         )}
       </header>

@@ -3,6 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { getCurrentWindow } from "@tauri-apps/api/window";
 import { t } from "../i18n";
 import { Icon } from "./Icon";
+import { ToggleButton, typing } from "./ToggleButton";
 import { VideoCanvas } from "./VideoCanvas";
 
 interface Props {
@@ -23,8 +24,7 @@ export function Stage({ videoId, remote, label }: Props) {
   };
   useEffect(() => {
     const key = (e: KeyboardEvent) => {
-      const target = e.target as HTMLElement | null;
-      if (target && ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)) return;
+      if (typing(e.target)) return;
       if (e.key.toLowerCase() === "f" && !e.ctrlKey && !e.altKey && !e.metaKey) {
         e.preventDefault();
         toggleFullscreen();
@@ -42,16 +42,9 @@ export function Stage({ videoId, remote, label }: Props) {
         <button type="button" aria-pressed={zoomed} onClick={() => setZoomed(!zoomed)} data-control="zoom">
           {zoomed ? t("fit") : t("zoom")}
         </button>
-        <button
-          type="button"
-          aria-pressed={fullscreen}
-          aria-label={fullscreen ? t("exitFullscreen") : t("fullscreen")}
-          title={fullscreen ? t("exitFullscreen") : t("fullscreen")}
-          onClick={toggleFullscreen}
-          data-control="fullscreen"
-        >
+        <ToggleButton pressed={fullscreen} label={[t("exitFullscreen"), t("fullscreen")]} control="fullscreen" onClick={toggleFullscreen}>
           <Icon name="fullscreen" />
-        </button>
+        </ToggleButton>
       </div>
     </section>
   );
