@@ -2,10 +2,12 @@
 use tauri::ipc::Channel;
 use tauri::State;
 
+use crate::devices::{self, DeviceList, Preview, PreviewEvent};
 use crate::error::AppError;
 use crate::frames::{FrameEndpoint, FrameServer};
 use crate::meeting::{Device, JoinRequest, JoinTarget, MeetingEvent, Meetings};
 use crate::screens::{self, Screen};
+use crate::settings::{Settings, SettingsStore};
 use crate::startup::Startup;
 
 /// Where the UI gets pictures (address and this launch's secret).
@@ -20,10 +22,85 @@ pub fn frame_endpoint(frames: State<'_, FrameServer>) -> FrameEndpoint {
 #[specta::specta]
 pub async fn join(
     meetings: State<'_, Meetings>,
+    settings: State<'_, SettingsStore>,
+    preview: State<'_, Preview>,
+    frames: State<'_, FrameServer>,
     request: JoinRequest,
     events: Channel<MeetingEvent>,
 ) -> Result<(), AppError> {
-    meetings.join(request, events).await
+    // The meeting needs the devices the preview holds.
+    stop_preview(preview, frames).await?;
+    meetings.join(request, settings.get(), events).await
+}
+
+/// The user's settings.
+#[tauri::command]
+#[specta::specta]
+pub fn get_settings(settings: State<'_, SettingsStore>) -> Settings {
+    settings.get()
+}
+
+/// Keeps new settings (written to the user's configuration) and applies them to the meeting, if any;
+/// returns them as kept (trimmed).
+#[tauri::command]
+#[specta::specta]
+pub async fn save_settings(
+    store: State<'_, SettingsStore>,
+    meetings: State<'_, Meetings>,
+    settings: Settings,
+) -> Result<Settings, AppError> {
+    let kept = store.set(settings)?;
+    meetings.apply_settings(kept.clone()).await?;
+    Ok(kept)
+}
+
+/// The cameras, microphones and speakers the pickers offer.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_devices() -> Result<DeviceList, AppError> {
+    tokio::task::spawn_blocking(devices::list).await.map_err(|e| AppError::Device(e.to_string()))
+}
+
+/// Previews the chosen camera (as the self view) and microphone (its level on `events`) before joining.
+#[tauri::command]
+#[specta::specta]
+pub async fn start_preview(
+    preview: State<'_, Preview>,
+    settings: State<'_, SettingsStore>,
+    frames: State<'_, FrameServer>,
+    camera: bool,
+    microphone: bool,
+    events: Channel<PreviewEvent>,
+) -> Result<(), AppError> {
+    let (settings, hub) = (settings.get(), frames.hub().clone());
+    let preview = preview.inner().clone();
+    tokio::task::spawn_blocking(move || preview.start(&settings, camera, microphone, &hub, events))
+        .await
+        .map_err(|e| AppError::Device(e.to_string()))
+}
+
+/// Stops the preview and releases its devices.
+#[tauri::command]
+#[specta::specta]
+pub async fn stop_preview(
+    preview: State<'_, Preview>,
+    frames: State<'_, FrameServer>,
+) -> Result<(), AppError> {
+    let (preview, hub) = (preview.inner().clone(), frames.hub().clone());
+    tokio::task::spawn_blocking(move || preview.stop(&hub)).await.map_err(|e| AppError::Device(e.to_string()))
+}
+
+/// Plays a short tone on a speaker (`None`: the chosen one, or the default); returns once it has played.
+#[tauri::command]
+#[specta::specta]
+pub async fn test_speaker(
+    settings: State<'_, SettingsStore>,
+    speaker: Option<String>,
+) -> Result<(), AppError> {
+    let speaker = speaker.or(settings.get().speaker);
+    tokio::task::spawn_blocking(move || devices::play_test_sound(speaker.as_deref()))
+        .await
+        .map_err(|e| AppError::Device(e.to_string()))?
 }
 
 /// Leaves the meeting.
@@ -108,4 +185,24 @@ pub async fn raise_hand(meetings: State<'_, Meetings>, raised: bool) -> Result<(
 #[specta::specta]
 pub fn startup_join(startup: State<'_, Startup>) -> Option<JoinTarget> {
     startup.join.lock().ok().and_then(|mut join| join.take())
+}
+
+/// The longest notification text shown (a desktop notification is a glance, not the message).
+const NOTIFICATION_CHARS: usize = 200;
+
+/// Shows a desktop notification (a chat message, a raised hand, someone joining) unless the window is in
+/// front: the user already sees the meeting then.
+#[tauri::command]
+#[specta::specta]
+pub async fn notify(window: tauri::WebviewWindow, title: String, body: String) {
+    use tauri_plugin_notification::NotificationExt;
+    if window.is_focused().unwrap_or(false) {
+        return;
+    }
+    let cut = |text: &str| text.chars().take(NOTIFICATION_CHARS).collect::<String>();
+    let shown = window.notification().builder().title(cut(&title)).body(cut(&body)).show();
+    if let Err(e) = shown {
+        // No notification service (a bare X session): the meeting shows it anyway.
+        tracing::debug!(error = %e, "desktop notification not shown");
+    }
 }

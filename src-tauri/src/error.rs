@@ -26,6 +26,9 @@ pub enum AppError {
     /// A device could not be opened (missing, busy, permission denied).
     #[error("{0}")]
     Device(String),
+    /// The settings could not be saved.
+    #[error("the settings could not be saved: {0}")]
+    Settings(String),
     /// There is no meeting to act on.
     #[error("not in a meeting")]
     NotInMeeting,

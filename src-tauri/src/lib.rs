@@ -3,19 +3,23 @@
 pub mod bench_frames;
 pub mod bindings;
 pub mod commands;
+pub mod devices;
 pub mod error;
 pub mod frames;
 pub mod local_meeting;
 pub mod meeting;
 pub mod screens;
+pub mod settings;
 pub mod startup;
 mod tray;
 
 use tauri::Manager;
 
 use crate::bench_frames::{BenchPlan, BenchState};
+use crate::devices::Preview;
 use crate::frames::{FrameHub, FrameServer};
 use crate::meeting::Meetings;
+use crate::settings::SettingsStore;
 use crate::startup::Startup;
 
 /// Runs the app until its window closes.
@@ -51,6 +55,7 @@ pub fn run() {
             "bench_start_ipc" => raw(invoke),
             _ => typed(invoke),
         })
+        .plugin(tauri_plugin_notification::init())
         .manage(bench)
         .manage(startup)
         .setup(move |app| {
@@ -59,6 +64,14 @@ pub fn run() {
             let frames = tauri::async_runtime::block_on(FrameServer::start(hub.clone()))?;
             app.manage(frames);
             app.manage(Meetings::new(hub));
+            app.manage(Preview::default());
+            app.manage(match app.path().app_config_dir() {
+                Ok(dir) => SettingsStore::load(dir.join("settings.json")),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no configuration directory: settings are not kept");
+                    SettingsStore::in_memory()
+                }
+            });
             if let Err(e) = tray::install(app.handle()) {
                 tracing::warn!(error = %e, "no tray icon");
             }

@@ -4,21 +4,21 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use colloque_media::audio::processing::VoiceProcessingConfig;
-use colloque_media::audio::voice::{FarEnd, ProcessedMicrophone};
-use colloque_media::capture::audio::{play_on_thread, Microphone};
-use colloque_media::capture::camera::Camera;
+use colloque_media::audio::voice::FarEnd;
+use colloque_media::capture::audio::play_on_thread;
 use colloque_media::capture::screen::ScreenCapture;
-use colloque_media::{AudioSource, VideoSource};
+use colloque_media::AudioFrame;
 use colloque_session::{ConnectOptions, Event, Session, Source};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tokio::sync::Mutex;
 
+use crate::devices;
 use crate::error::AppError;
 use crate::frames::{FrameHub, SCREEN_PREVIEW, SELF_VIEW};
 use crate::local_meeting::LocalMeeting;
 use crate::screens::Tee;
+use crate::settings::Settings;
 
 /// Visio's raised-hand attribute.
 const HAND_RAISED_AT: &str = "handRaisedAt";
@@ -106,6 +106,9 @@ struct Meeting {
     /// Sources published so far (muted or not).
     published: HashSet<Device>,
     far_end: FarEnd,
+    speaker: SpeakerOutput,
+    /// The settings the devices were opened with.
+    settings: Settings,
     events: Channel<MeetingEvent>,
 }
 
@@ -115,17 +118,27 @@ impl std::fmt::Debug for Meeting {
     }
 }
 
-fn open_camera(hub: &FrameHub) -> Result<Box<dyn VideoSource>, AppError> {
-    let camera = Camera::open(None).map_err(|e| AppError::Device(e.to_string()))?;
-    Ok(Box::new(Tee::new(Box::new(camera), hub.clone(), SELF_VIEW)))
+/// The meeting's sound on the chosen speaker; switching speakers starts a new player that takes over the
+/// same stream (the old one ends at its next block).
+struct SpeakerOutput {
+    received: Arc<std::sync::Mutex<tokio::sync::mpsc::Receiver<AudioFrame>>>,
+    generation: Arc<std::sync::atomic::AtomicU64>,
+    far_end: FarEnd,
 }
 
-fn open_microphone(far_end: &FarEnd) -> Result<Box<dyn AudioSource>, AppError> {
-    let device = Microphone::open(None).map_err(|e| AppError::Device(e.to_string()))?;
-    let processed =
-        ProcessedMicrophone::new(Box::new(device), far_end.clone(), VoiceProcessingConfig::default())
-            .map_err(|e| AppError::Device(e.to_string()))?;
-    Ok(Box::new(processed))
+impl SpeakerOutput {
+    fn play(&self, device: Option<String>) -> Result<(), AppError> {
+        use std::sync::atomic::Ordering;
+        let mine = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let (received, generation) = (self.received.clone(), self.generation.clone());
+        let next = move || {
+            if generation.load(Ordering::SeqCst) != mine {
+                return None;
+            }
+            received.lock().ok()?.blocking_recv()
+        };
+        play_on_thread(device, next, self.far_end.clone()).map_err(|e| AppError::Device(e.to_string()))
+    }
 }
 
 fn problem(events: &Channel<MeetingEvent>, device: Device, error: &AppError) {
@@ -140,7 +153,12 @@ impl Meetings {
     }
 
     /// Joins; the session's events follow on `events`, `Joined` first.
-    pub async fn join(&self, request: JoinRequest, events: Channel<MeetingEvent>) -> Result<(), AppError> {
+    pub async fn join(
+        &self,
+        request: JoinRequest,
+        settings: Settings,
+        events: Channel<MeetingEvent>,
+    ) -> Result<(), AppError> {
         let mut current = self.current.lock().await;
         if current.is_some() {
             return Err(AppError::AlreadyInMeeting);
@@ -178,8 +196,13 @@ impl Meetings {
         });
         // What the speaker plays is echo cancellation's reference.
         let far_end = FarEnd::default();
-        let (audio_tx, mut audio_rx) = tokio::sync::mpsc::channel(50);
-        let speaker = play_on_thread(None, move || audio_rx.blocking_recv(), far_end.clone());
+        let (audio_tx, audio_rx) = tokio::sync::mpsc::channel(50);
+        let speaker_output = SpeakerOutput {
+            received: Arc::new(std::sync::Mutex::new(audio_rx)),
+            generation: Default::default(),
+            far_end: far_end.clone(),
+        };
+        let speaker = speaker_output.play(settings.speaker.clone());
         if speaker.is_ok() {
             options.audio = Some(audio_tx);
         }
@@ -194,7 +217,7 @@ impl Meetings {
             }
         };
         if let Err(e) = speaker {
-            problem(&events, Device::Speaker, &AppError::Device(e.to_string()));
+            problem(&events, Device::Speaker, &e);
         }
         let id = self.joins.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let forward = events.clone();
@@ -230,7 +253,16 @@ impl Meetings {
                 }
             }
         });
-        let mut meeting = Meeting { id, session, local, published: HashSet::new(), far_end, events };
+        let mut meeting = Meeting {
+            id,
+            session,
+            local,
+            published: HashSet::new(),
+            far_end,
+            speaker: speaker_output,
+            settings,
+            events,
+        };
         if request.microphone {
             meeting.turn_on(Device::Microphone, &self.hub);
         }
@@ -315,9 +347,38 @@ impl Meetings {
         self.with_session(|s| s.send_reaction(emoji)).await
     }
 
-    /// Says how large a remote video is drawn (or that it is not: `None`).
+    /// Says how large a remote video is drawn (or that it is not: `None`); the receiving quality caps it.
     pub async fn show_video(&self, track_sid: &str, size: Option<(u32, u32)>) -> Result<(), AppError> {
-        self.with_session(|s| s.show_video(track_sid, size)).await
+        let current = self.current.lock().await;
+        let meeting = current.as_ref().ok_or(AppError::NotInMeeting)?;
+        let size = size.map(|size| meeting.settings.receive_quality.cap(size));
+        Ok(meeting.session.show_video(track_sid, size)?)
+    }
+
+    /// Applies new settings to the meeting: a device that changed (or the camera's quality, or noise
+    /// suppression) is reopened and replaces the published one without renegotiation. A device that fails
+    /// to open is reported and the one in use is kept.
+    pub async fn apply_settings(&self, settings: Settings) -> Result<(), AppError> {
+        let mut current = self.current.lock().await;
+        let Some(meeting) = current.as_mut() else {
+            return Ok(());
+        };
+        let old = std::mem::replace(&mut meeting.settings, settings.clone());
+        if old.speaker != settings.speaker {
+            if let Err(e) = meeting.speaker.play(settings.speaker.clone()) {
+                problem(&meeting.events, Device::Speaker, &e);
+            }
+        }
+        let camera_changed = old.camera != settings.camera || old.send_quality != settings.send_quality;
+        if camera_changed && meeting.published.contains(&Device::Camera) {
+            meeting.turn_on(Device::Camera, &self.hub);
+        }
+        let microphone_changed =
+            old.microphone != settings.microphone || old.noise_suppression != settings.noise_suppression;
+        if microphone_changed && meeting.published.contains(&Device::Microphone) {
+            meeting.turn_on(Device::Microphone, &self.hub);
+        }
+        Ok(())
     }
 
     async fn with_session<T, E: Into<AppError>>(
@@ -340,8 +401,10 @@ impl Meeting {
 
     fn try_turn_on(&mut self, device: Device, hub: &FrameHub) -> Result<(), AppError> {
         match device {
-            Device::Camera => self.session.publish_camera(open_camera(hub)?)?,
-            Device::Microphone => self.session.publish_microphone(open_microphone(&self.far_end)?)?,
+            Device::Camera => self.session.publish_camera(devices::open_camera(&self.settings, hub)?)?,
+            Device::Microphone => {
+                self.session.publish_microphone(devices::open_microphone(&self.settings, &self.far_end)?)?
+            }
             Device::Speaker => return Ok(()),
         }
         self.published.insert(device);

@@ -4,7 +4,11 @@ import { FrameBench } from "./components/FrameBench";
 import { MeetingView } from "./components/MeetingView";
 import { PreJoin } from "./components/PreJoin";
 import { language } from "./i18n";
+import { SettingsDialog } from "./components/SettingsDialog";
+import { loadSettings, settings, settingsOpen } from "./settings/store";
 import { join, meeting } from "./store";
+
+void loadSettings();
 
 /** Set when the app was started to measure the picture path (`--bench-frames`). */
 const benchPlan = signal<BenchPlan | null>(null);
@@ -19,5 +23,11 @@ export function App() {
   if (benchPlan.value) return <FrameBench plan={benchPlan.value} />;
   // The pre-join screen stays while joining (it shows "Connecting…"); the join resets the meeting state.
   const phase = meeting.value.phase;
-  return phase === "idle" || phase === "joining" ? <PreJoin /> : <MeetingView />;
+  if (!settings.value) return <p role="status">…</p>;
+  return (
+    <>
+      {phase === "idle" || phase === "joining" ? <PreJoin /> : <MeetingView />}
+      {settingsOpen.value && <SettingsDialog />}
+    </>
+  );
 }

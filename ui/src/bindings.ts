@@ -33,6 +33,26 @@ export const commands = {
 	raiseHand: (raised: boolean) => typedError<null, AppError>(__TAURI_INVOKE("raise_hand", { raised })),
 	/**  The meeting the command line asked to join at once, if any (given once). */
 	startupJoin: () => __TAURI_INVOKE<JoinTarget | null>("startup_join"),
+	/**  The user's settings. */
+	getSettings: () => __TAURI_INVOKE<Settings_Serialize>("get_settings"),
+	/**
+	 *  Keeps new settings (written to the user's configuration) and applies them to the meeting, if any;
+	 *  returns them as kept (trimmed).
+	 */
+	saveSettings: (settings: Settings_Deserialize) => typedError<Settings_Serialize, AppError>(__TAURI_INVOKE("save_settings", { settings })),
+	/**  The cameras, microphones and speakers the pickers offer. */
+	listDevices: () => typedError<DeviceList, AppError>(__TAURI_INVOKE("list_devices")),
+	/**  Previews the chosen camera (as the self view) and microphone (its level on `events`) before joining. */
+	startPreview: (camera: boolean, microphone: boolean, events: Channel<PreviewEvent>) => typedError<null, AppError>(__TAURI_INVOKE("start_preview", { camera, microphone, events })),
+	/**  Stops the preview and releases its devices. */
+	stopPreview: () => typedError<null, AppError>(__TAURI_INVOKE("stop_preview")),
+	/**  Plays a short tone on a speaker (`None`: the chosen one, or the default); returns once it has played. */
+	testSpeaker: (speaker: string | null) => typedError<null, AppError>(__TAURI_INVOKE("test_speaker", { speaker })),
+	/**
+	 *  Shows a desktop notification (a chat message, a raised hand, someone joining) unless the window is in
+	 *  front: the user already sees the meeting then.
+	 */
+	notify: (title: string, body: string) => __TAURI_INVOKE<void>("notify", { title, body }),
 	/**  The benchmark run the window should do, if the app was started for one. */
 	benchPlan: () => __TAURI_INVOKE<BenchPlan | null>("bench_plan"),
 	/**  Starts the load through the picture server. */
@@ -58,6 +78,8 @@ export type AppError =
 { kind: "local_meeting"; detail: string } | 
 /**  A device could not be opened (missing, busy, permission denied). */
 { kind: "device"; detail: string } | 
+/**  The settings could not be saved. */
+{ kind: "settings"; detail: string } | 
 /**  There is no meeting to act on. */
 { kind: "not_in_meeting" } | 
 /**  A meeting is already joined. */
@@ -93,6 +115,36 @@ export type Device =
 "microphone" | 
 /**  The speaker. */
 "speaker";
+
+/**  One device a picker offers. */
+export type DeviceChoice = {
+	/**  What to keep in the settings. */
+	id: string,
+	/**  What the user reads. */
+	name: string,
+	/**  The system's default of its kind. */
+	is_default: boolean,
+};
+
+/**  What the pickers offer. */
+export type DeviceList = {
+	/**  Cameras (none is a normal answer: a desktop without a webcam). */
+	cameras: DeviceChoice[],
+	/**  Microphones (not the monitors of the speakers, which PulseAudio lists as inputs). */
+	microphones: DeviceChoice[],
+	/**  Speakers and headsets. */
+	speakers: DeviceChoice[],
+	/**  Kinds the system could not list. */
+	problems: DeviceProblem[],
+};
+
+/**  A device kind that could not be listed, and why. */
+export type DeviceProblem = {
+	/**  Which kind. */
+	device: Device,
+	/**  What the system said. */
+	message: string,
+};
 
 /**  Something that happened in the meeting. */
 export type Event = 
@@ -272,6 +324,13 @@ url: string;
 /**  The access token. */
 token: string };
 
+/**  The language of the interface; `None` in [`Settings`] follows the system's. */
+export type Language = 
+/**  Français. */
+"fr" | 
+/**  English. */
+"en";
+
 /**  What the UI hears about its meeting, in order. */
 export type MeetingEvent = 
 /**  Something happened in the meeting. */
@@ -300,6 +359,19 @@ export type Participant = {
 	/**  What it publishes (muted or not), in the server's order. */
 	tracks: PublishedTrack[],
 };
+
+/**  What the pre-join preview tells the UI. */
+export type PreviewEvent = 
+/**  The microphone's level now (see [`meter_level`]). */
+{ type: "level"; 
+/**  0 to 1. */
+level: number | null } | 
+/**  A device could not be opened or stopped working. */
+{ type: "device_problem"; 
+/**  Which. */
+device: Device; 
+/**  What the system said. */
+message: string };
 
 /**  A track a participant publishes, as the room sees it. */
 export type PublishedTrack = {
@@ -333,6 +405,57 @@ export type Screen = {
 	thumbnail: string,
 };
 
+/**  Everything the user chose; what is missing from the file takes its default. */
+export type Settings = Settings_Serialize | Settings_Deserialize;
+
+/**  Everything the user chose; what is missing from the file takes its default. */
+export type Settings_Deserialize = {
+	/**  The name the others see. */
+	display_name?: string,
+	/**  `None`: the system's language. */
+	language?: Language | null,
+	/**  Camera id (from `list_devices`); `None`: the first camera. */
+	camera?: string | null,
+	/**  Microphone id; `None`: the system's default. */
+	microphone?: string | null,
+	/**  Speaker id; `None`: the system's default. */
+	speaker?: string | null,
+	/**  Join with the camera on. */
+	camera_on_at_start?: boolean,
+	/**  Join with the microphone on. */
+	microphone_on_at_start?: boolean,
+	/**  What the camera sends. */
+	send_quality?: VideoQuality,
+	/**  What is asked of the server for the others' videos. */
+	receive_quality?: VideoQuality,
+	/**  Noise suppression on the microphone (echo cancellation is always on). */
+	noise_suppression?: boolean,
+};
+
+/**  Everything the user chose; what is missing from the file takes its default. */
+export type Settings_Serialize = {
+	/**  The name the others see. */
+	display_name: string,
+	/**  `None`: the system's language. */
+	language: Language | null,
+	/**  Camera id (from `list_devices`); `None`: the first camera. */
+	camera: string | null,
+	/**  Microphone id; `None`: the system's default. */
+	microphone: string | null,
+	/**  Speaker id; `None`: the system's default. */
+	speaker: string | null,
+	/**  Join with the camera on. */
+	camera_on_at_start: boolean,
+	/**  Join with the microphone on. */
+	microphone_on_at_start: boolean,
+	/**  What the camera sends. */
+	send_quality: VideoQuality,
+	/**  What is asked of the server for the others' videos. */
+	receive_quality: VideoQuality,
+	/**  Noise suppression on the microphone (echo cancellation is always on). */
+	noise_suppression: boolean,
+};
+
 /**  How pictures reach the web view. */
 export type Transport = 
 /**  The loopback WebSocket (latest picture per video; a slow reader skips pictures). */
@@ -351,6 +474,15 @@ export type VideoCount = {
 	/**  Pictures drawn (at most one per display frame). */
 	drawn: number,
 };
+
+/**  How much video to send or receive. */
+export type VideoQuality = 
+/**  Sending: the camera at 1280×720 (three simulcast layers). Receiving: each video at its tile's size. */
+"high" | 
+/**  At most 640×360. */
+"standard" | 
+/**  At most 320×180 (a poor connection, or to save the processor). */
+"low";
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

@@ -2,7 +2,9 @@
 import { signal } from "@preact/signals";
 import { Channel } from "@tauri-apps/api/core";
 import { commands, type AppError, type Device, type JoinTarget, type MeetingEvent } from "./bindings";
-import { apply, initialState, notice, setChatOpen, type MeetingState } from "./state/meeting";
+import { addReaction, apply, expireReaction, initialState, notice, setChatOpen, type MeetingState } from "./state/meeting";
+import { notificationsFor } from "./state/notify";
+import { previewSettled } from "./settings/store";
 import { PictureClient } from "./video/client";
 
 export const meeting = signal<MeetingState>(initialState());
@@ -24,8 +26,47 @@ export async function pictureClient(): Promise<PictureClient> {
   return pictures;
 }
 
+/** How long a reaction stays on screen. */
+const REACTION_MS = 4000;
+
 function dispatch(update: MeetingEvent): void {
-  meeting.value = apply(meeting.value, update);
+  const before = meeting.value;
+  const after = apply(before, update);
+  meeting.value = after;
+  showReactions(before, after);
+  // The Rust side shows them only while the window is not in front.
+  for (const n of notificationsFor(before, after, update)) void commands.notify(n.title, n.body);
+}
+
+/** Takes each new reaction away after a while. */
+function showReactions(before: MeetingState, after: MeetingState): void {
+  for (const r of after.reactions) {
+    if (!before.reactions.includes(r)) setTimeout(() => (meeting.value = expireReaction(meeting.value, r.id)), REACTION_MS);
+  }
+}
+
+export const layoutMode = signal<"grid" | "speaker">("grid");
+/** The participant pinned large (their identity). */
+export const pinned = signal<string | null>(null);
+/** The reactions toolbar is open. */
+export const reactionsOpen = signal(false);
+
+export function togglePin(identity: string): void {
+  pinned.value = pinned.value === identity ? null : identity;
+}
+
+export function toggleLayout(): void {
+  if (pinned.value) pinned.value = null;
+  else layoutMode.value = layoutMode.value === "grid" ? "speaker" : "grid";
+}
+
+/** Sends a reaction; it shows here at once (the server does not echo it). */
+export async function sendReaction(emoji: string): Promise<void> {
+  const result = await commands.sendReaction(emoji);
+  if (result.status === "error") return noticeError("reaction", result.error);
+  const before = meeting.value;
+  meeting.value = addReaction(before, before.localIdentity, emoji);
+  showReactions(before, meeting.value);
 }
 
 export async function join(target: JoinTarget, name: string, camera: boolean, microphone: boolean): Promise<void> {
@@ -33,6 +74,8 @@ export async function join(target: JoinTarget, name: string, camera: boolean, mi
   meeting.value = { ...initialState(), phase: "joining" };
   const events = new Channel<MeetingEvent>();
   events.onmessage = dispatch;
+  // The meeting opens the devices the preview holds: let the preview's last request finish first.
+  await previewSettled();
   const result = await commands.join({ target, name, camera, microphone }, events);
   if (result.status === "error") {
     joinError.value = result.error;
@@ -48,6 +91,8 @@ export async function leave(): Promise<void> {
 export function backToStart(): void {
   meeting.value = initialState();
   panel.value = null;
+  pinned.value = null;
+  reactionsOpen.value = false;
 }
 
 export async function setDevice(device: Device, enabled: boolean): Promise<void> {

@@ -1,11 +1,26 @@
 // The meeting's controls, and their keyboard shortcuts (ignored while typing in a field): M microphone,
 // C camera, hold V to talk while muted, E share the screen, H raise or lower the hand, T chat, S captions,
-// P participants, Ctrl+Q leave (F, full screen, belongs to the stage).
+// P participants, L grid or speaker view, R reactions, "," settings, Ctrl+Q leave (F, full screen, belongs to the stage).
 import { useEffect } from "preact/hooks";
 import { t } from "../i18n";
 import { Icon } from "./Icon";
 import { ToggleButton, typing } from "./ToggleButton";
-import { captionsOn, leave, meeting, panel, setDevice, toggleHand, toggleScreenShare, togglePanel } from "../store";
+import { settingsOpen } from "../settings/store";
+import {
+  captionsOn,
+  layoutMode,
+  leave,
+  meeting,
+  panel,
+  pinned,
+  reactionsOpen,
+  setDevice,
+  toggleHand,
+  toggleLayout,
+  toggleScreenShare,
+  togglePanel,
+} from "../store";
+import { ReactionBar } from "./Reactions";
 
 export function useShortcuts(): void {
   useEffect(() => {
@@ -46,6 +61,15 @@ export function useShortcuts(): void {
         case "s":
           captionsOn.value = !captionsOn.value;
           break;
+        case "l":
+          toggleLayout();
+          break;
+        case "r":
+          reactionsOpen.value = !reactionsOpen.value;
+          break;
+        case ",":
+          settingsOpen.value = true;
+          break;
         default:
           return;
       }
@@ -69,6 +93,7 @@ export function useShortcuts(): void {
 export function Controls() {
   const state = meeting.value;
   const handRaised = state.members.some((m) => m.isLocal && m.handRaised);
+  const speakerShown = pinned.value !== null || layoutMode.value === "speaker";
   return (
     <nav class="controls" aria-label="Controls">
       <ToggleButton
@@ -101,6 +126,12 @@ export function Controls() {
       <ToggleButton pressed={handRaised} label={[t("lowerHand"), t("raiseHand")]} control="hand" onClick={() => void toggleHand()}>
         <Icon name="hand" />
       </ToggleButton>
+      <div class="reactions-control">
+        {reactionsOpen.value && <ReactionBar />}
+        <ToggleButton pressed={reactionsOpen.value} label={[t("reactions"), t("reactions")]} control="reactions" onClick={() => (reactionsOpen.value = !reactionsOpen.value)}>
+          <Icon name="smile" />
+        </ToggleButton>
+      </div>
       <ToggleButton
         pressed={captionsOn.value}
         label={[t("captionsOn"), t("captionsOff")]}
@@ -133,6 +164,19 @@ export function Controls() {
         onClick={() => togglePanel("participants")}
       >
         <Icon name="people" /> {state.members.length}
+      </button>
+      <button
+        type="button"
+        aria-label={speakerShown ? t("layoutGrid") : t("layoutSpeaker")}
+        title={speakerShown ? t("layoutGrid") : t("layoutSpeaker")}
+        data-control="layout"
+        data-layout={speakerShown ? "speaker" : "grid"}
+        onClick={toggleLayout}
+      >
+        <Icon name={speakerShown ? "grid" : "speakerView"} />
+      </button>
+      <button type="button" aria-label={t("settings")} title={t("settings")} data-control="settings" onClick={() => (settingsOpen.value = true)}>
+        <Icon name="settings" />
       </button>
       <button type="button" class="leave" aria-label={t("leave")} title={t("leave")} data-control="leave" onClick={() => void leave()}>
         <Icon name="leave" /> {t("leave").replace(/ \(.*\)$/, "")}

@@ -13,7 +13,7 @@ interface Props {
   microphoneOn: boolean;
 }
 
-function useSize(ref: { current: HTMLElement | null }): { width: number; height: number } {
+export function useSize(ref: { current: HTMLElement | null }): { width: number; height: number } {
   const [size, setSize] = useState({ width: 0, height: 0 });
   useEffect(() => {
     const element = ref.current;
@@ -35,7 +35,7 @@ export function Grid({ members, activeSpeakers, cameraOn, microphoneOn }: Props)
   const shown = pageOf(members, layout, page);
   const current = Math.min(page, layout.pages - 1);
   return (
-    <div class="grid-area" ref={area}>
+    <div class="grid-area" ref={area} data-layout="grid">
       <div class="grid" style={{ gridTemplateColumns: `repeat(${layout.columns}, ${layout.tileWidth}px)` }}>
         {width > 0 &&
           shown.map((m) => (
@@ -47,6 +47,7 @@ export function Grid({ members, activeSpeakers, cameraOn, microphoneOn }: Props)
               height={layout.tileHeight}
               cameraOn={cameraOn}
               microphoneOn={microphoneOn}
+              pinned={false}
             />
           ))}
       </div>

@@ -1,11 +1,13 @@
 import { t } from "../i18n";
 import { screenShares } from "../state/meeting";
-import { backToStart, captionsOn, dismissNotice, meeting, panel, pickingScreen } from "../store";
+import { backToStart, captionsOn, dismissNotice, layoutMode, meeting, panel, pickingScreen, pinned } from "../store";
 import { Captions } from "./Captions";
 import { ChatPanel } from "./ChatPanel";
 import { Controls, useShortcuts } from "./Controls";
 import { Grid } from "./Grid";
 import { ParticipantsPanel } from "./ParticipantsPanel";
+import { ReactionsShown } from "./Reactions";
+import { SpeakerView } from "./SpeakerView";
 import { ScreenPicker } from "./ScreenPicker";
 import { Stage } from "./Stage";
 
@@ -56,7 +58,12 @@ export function MeetingView() {
       <div class="body">
         <main class={stage ? "main with-stage" : "main"}>
           {stage && <Stage key={stage.videoId} videoId={stage.videoId} remote={stage.remote} label={stage.label} />}
-          <Grid members={state.members} activeSpeakers={state.activeSpeakers} cameraOn={state.cameraOn} microphoneOn={state.microphoneOn} />
+          {pinned.value || layoutMode.value === "speaker" ? (
+            <SpeakerView state={state} />
+          ) : (
+            <Grid members={state.members} activeSpeakers={state.activeSpeakers} cameraOn={state.cameraOn} microphoneOn={state.microphoneOn} />
+          )}
+          {state.reactions.length > 0 && <ReactionsShown reactions={state.reactions} members={state.members} />}
           {captionsOn.value && state.captions.length > 0 && <Captions captions={state.captions} members={state.members} />}
         </main>
         {panel.value === "chat" && <ChatPanel chat={state.chat} members={state.members} />}

@@ -1,33 +1,41 @@
-// Before joining: a name, camera and microphone at the start, then the local meeting or a LiveKit server.
-import { useState } from "preact/hooks";
-import { language, t, type Language } from "../i18n";
+// Before joining: a name, the camera's picture, the microphone's level, the devices and whether they are
+// on at the start, then the local meeting or a LiveKit server. Choices are kept in the user's settings.
+import { useEffect, useState } from "preact/hooks";
+import { t } from "../i18n";
 import { errorDetail, join, joinError, meeting } from "../store";
+import { refreshDevices, saveSettings, settings, settingsOpen, startPreview, stopPreview } from "../settings/store";
+import { DeviceFields } from "./DeviceFields";
+import { LanguagePicker } from "./SettingsDialog";
+import { VideoCanvas } from "./VideoCanvas";
 
-const NAME_KEY = "colloque.displayName";
+const SELF_VIEW = "local:camera";
 
 export function PreJoin() {
-  const [name, setName] = useState(() => localStorage.getItem(NAME_KEY) ?? "");
-  const [camera, setCamera] = useState(false);
-  const [microphone, setMicrophone] = useState(true);
+  const current = settings.value;
+  const [name, setName] = useState(current?.display_name ?? "");
   const [url, setUrl] = useState("");
   const [token, setToken] = useState("");
+  useEffect(() => {
+    void refreshDevices();
+    return () => void stopPreview();
+  }, []);
+  const cameraOn = current?.camera_on_at_start ?? false;
+  const microphoneOn = current?.microphone_on_at_start ?? true;
+  // The preview follows the chosen devices; the microphone's level shows even when it starts muted.
+  useEffect(() => {
+    if (current) void startPreview(cameraOn, true);
+  }, [cameraOn, current?.camera, current?.microphone, current?.send_quality]);
   const busy = meeting.value.phase === "joining";
   const error = joinError.value;
-  const start = (target: Parameters<typeof join>[0]) => {
-    localStorage.setItem(NAME_KEY, name.trim());
-    void join(target, name.trim(), camera, microphone);
+  const start = async (target: Parameters<typeof join>[0]) => {
+    await saveSettings({ display_name: name.trim() });
+    void join(target, name.trim(), cameraOn, microphoneOn);
   };
   return (
     <main class="prejoin">
       <header>
         <h1>{t("appName")}</h1>
-        <label class="language">
-          {t("language")}{" "}
-          <select value={language.value} onChange={(e) => (language.value = (e.target as HTMLSelectElement).value as Language)}>
-            <option value="fr">Français</option>
-            <option value="en">English</option>
-          </select>
-        </label>
+        <LanguagePicker />
       </header>
       {error && (
         <p class="error" role="alert" data-error={error.kind}>
@@ -36,24 +44,31 @@ export function PreJoin() {
       )}
       <section aria-labelledby="prejoin-title">
         <h2 id="prejoin-title">{t("prejoinTitle")}</h2>
+        <div class="preview" data-preview={cameraOn ? "camera" : "off"}>
+          {cameraOn ? <VideoCanvas videoId={SELF_VIEW} remote={false} label={t("camera")} fit="contain" /> : <p>{t("cameraPreviewOff")}</p>}
+        </div>
         <label>
           {t("displayName")}
           <input name="name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} autoComplete="name" maxLength={64} required />
         </label>
         <label class="check">
-          <input type="checkbox" name="camera" checked={camera} onChange={(e) => setCamera((e.target as HTMLInputElement).checked)} />
+          <input type="checkbox" name="camera" checked={cameraOn} onChange={(e) => void saveSettings({ camera_on_at_start: (e.target as HTMLInputElement).checked })} />
           {t("cameraOnAtStart")}
         </label>
         <label class="check">
           <input
             type="checkbox"
             name="microphone"
-            checked={microphone}
-            onChange={(e) => setMicrophone((e.target as HTMLInputElement).checked)}
+            checked={microphoneOn}
+            onChange={(e) => void saveSettings({ microphone_on_at_start: (e.target as HTMLInputElement).checked })}
           />
           {t("microphoneOnAtStart")}
         </label>
-        <button type="button" class="primary" data-action="start-local" disabled={busy || !name.trim()} onClick={() => start({ kind: "local" })}>
+        <DeviceFields meter />
+        <button type="button" data-action="open-settings" onClick={() => (settingsOpen.value = true)}>
+          {t("settingsTitle")}
+        </button>
+        <button type="button" class="primary" data-action="start-local" disabled={busy || !name.trim()} onClick={() => void start({ kind: "local" })}>
           {busy ? t("joining") : t("startLocal")}
         </button>
         <p class="hint">{t("startLocalHint")}</p>
@@ -62,7 +77,7 @@ export function PreJoin() {
         aria-labelledby="server-title"
         onSubmit={(e) => {
           e.preventDefault();
-          start({ kind: "server", url, token });
+          void start({ kind: "server", url, token });
         }}
       >
         <h2 id="server-title">{t("orJoinServer")}</h2>

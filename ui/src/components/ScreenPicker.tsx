@@ -3,22 +3,19 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { commands, type Screen } from "../bindings";
 import { t } from "../i18n";
 import { errorDetail, pickingScreen, shareScreen } from "../store";
+import { useDialog } from "./useDialog";
 import { VideoCanvas } from "./VideoCanvas";
 
 export function ScreenPicker() {
   const [screens, setScreens] = useState<Screen[] | null>(null);
   const [error, setError] = useState("");
   const dialog = useRef<HTMLDivElement>(null);
+  useDialog(dialog, () => (pickingScreen.value = false));
   useEffect(() => {
     void commands.listScreens().then((result) => {
       if (result.status === "ok") setScreens(result.data);
       else setError(errorDetail(result.error));
     });
-    const close = (e: KeyboardEvent) => {
-      if (e.key === "Escape") pickingScreen.value = false;
-    };
-    window.addEventListener("keydown", close);
-    return () => window.removeEventListener("keydown", close);
   }, []);
   useEffect(() => dialog.current?.querySelector<HTMLButtonElement>("button[data-screen]")?.focus(), [screens]);
   return (

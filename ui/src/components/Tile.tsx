@@ -1,6 +1,7 @@
 import { t } from "../i18n";
 import { Icon } from "./Icon";
 import { trackOf, type Member } from "../state/meeting";
+import { togglePin } from "../store";
 import { VideoCanvas } from "./VideoCanvas";
 
 interface Props {
@@ -10,6 +11,8 @@ interface Props {
   height: number;
   cameraOn: boolean;
   microphoneOn: boolean;
+  /** This tile's participant is pinned. */
+  pinned?: boolean;
 }
 
 function initials(name: string): string {
@@ -21,7 +24,7 @@ function initials(name: string): string {
     .join("");
 }
 
-export function Tile({ member, speaking, width, height, cameraOn, microphoneOn }: Props) {
+export function Tile({ member, speaking, width, height, cameraOn, microphoneOn, pinned = false }: Props) {
   const camera = trackOf(member, "camera");
   const microphone = trackOf(member, "microphone");
   // This user's own state is known here first (the server's echo of it comes later).
@@ -34,7 +37,7 @@ export function Tile({ member, speaking, width, height, cameraOn, microphoneOn }
       class={`tile${speaking ? " speaking" : ""}`}
       style={style}
       data-identity={member.identity}
-      aria-label={[name, micMuted ? t("muted") : "", member.handRaised ? t("handRaised") : "", speaking ? t("speaking") : ""]
+      aria-label={[name, micMuted ? t("muted") : "", member.handRaised ? t("handRaised") : "", speaking ? t("speaking") : "", pinned ? t("pinned") : ""]
         .filter(Boolean)
         .join(", ")}
     >
@@ -45,6 +48,17 @@ export function Tile({ member, speaking, width, height, cameraOn, microphoneOn }
           <span>{initials(member.name)}</span>
         </div>
       )}
+      <button
+        type="button"
+        class={`pin${pinned ? " pinned" : ""}`}
+        aria-pressed={pinned}
+        aria-label={`${pinned ? t("unpin") : t("pin")} ${member.name}`}
+        title={pinned ? t("unpin") : t("pin")}
+        data-action="pin"
+        onClick={() => togglePin(member.identity)}
+      >
+        <Icon name="pin" size={16} />
+      </button>
       <figcaption class="tile-name">
         {member.handRaised && (
           <span class="badge hand" data-badge="hand" title={t("handRaised")}>

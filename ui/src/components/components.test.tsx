@@ -1,9 +1,12 @@
-import { cleanup, render, screen } from "@testing-library/preact";
+import { cleanup, fireEvent, render, screen } from "@testing-library/preact";
 import { afterEach, describe, expect, it } from "vitest";
 import { language } from "../i18n";
 import type { Member } from "../state/meeting";
 import { Captions } from "./Captions";
 import { ChatPanel } from "./ChatPanel";
+import { devices, microphoneLevel, previewProblems, settings } from "../settings/store";
+import { pinned } from "../store";
+import { DeviceFields } from "./DeviceFields";
 import { Tile } from "./Tile";
 
 afterEach(cleanup);
@@ -63,5 +66,54 @@ describe("the chat panel", () => {
       ["vous", "Salut"],
     ]);
     expect(screen.getByRole("textbox", { name: "Écrire un message" })).toBeTruthy();
+  });
+});
+
+describe("the device fields", () => {
+  it("offer each device, say when there is no camera, show the microphone's level and a device's problem", () => {
+    settings.value = {
+      display_name: "Agnès",
+      language: null,
+      camera: null,
+      microphone: "usb-headset",
+      speaker: null,
+      camera_on_at_start: false,
+      microphone_on_at_start: true,
+      send_quality: "high",
+      receive_quality: "high",
+      noise_suppression: true,
+    };
+    devices.value = {
+      cameras: [],
+      microphones: [
+        { id: "builtin", name: "Micro interne", is_default: true },
+        { id: "usb-headset", name: "Casque USB", is_default: false },
+      ],
+      speakers: [{ id: "spk", name: "Haut-parleurs", is_default: true }],
+      problems: [],
+    };
+    microphoneLevel.value = 0.42;
+    previewProblems.value = { microphone: "device busy" };
+    const { container } = render(<DeviceFields meter />);
+    expect(container.querySelector("[data-none=camera]")?.textContent).toBe("Aucune caméra détectée");
+    const microphone = container.querySelector<HTMLSelectElement>("select[name=microphone]");
+    expect(Array.from(microphone?.options ?? []).map((o) => o.text)).toEqual(["Celui du système", "Micro interne", "Casque USB"]);
+    expect(microphone?.value).toBe("usb-headset");
+    expect(screen.getByRole("meter", { name: "Niveau du micro" }).getAttribute("aria-valuenow")).toBe("42");
+    expect(container.querySelector("[data-problem=microphone]")?.textContent).toContain("device busy");
+    expect(container.querySelector("[data-action=test-speaker]")).not.toBeNull();
+  });
+});
+
+describe("pinning", () => {
+  it("pins a participant from their tile and unpins them again, saying so to a screen reader", () => {
+    pinned.value = null;
+    const view = render(<Tile member={camille} speaking={false} width={320} height={180} cameraOn={false} microphoneOn={false} pinned={false} />);
+    fireEvent.click(screen.getByRole("button", { name: "Épingler Camille Martin" }));
+    expect(pinned.value).toBe("camille");
+    view.rerender(<Tile member={camille} speaking={false} width={320} height={180} cameraOn={false} microphoneOn={false} pinned={true} />);
+    expect(view.container.querySelector("figure")?.getAttribute("aria-label")).toContain("épinglé");
+    fireEvent.click(screen.getByRole("button", { name: "Désépingler Camille Martin" }));
+    expect(pinned.value).toBe(null);
   });
 });

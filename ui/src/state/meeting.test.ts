@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 import type { MeetingEvent, Participant } from "../bindings";
-import { apply, CAPTIONS_SHOWN, initialState, screenShares, setChatOpen, type MeetingState } from "./meeting";
+import {
+  addReaction,
+  apply,
+  CAPTIONS_SHOWN,
+  expireReaction,
+  featured,
+  initialState,
+  REACTIONS_SHOWN,
+  screenShares,
+  setChatOpen,
+  type MeetingState,
+} from "./meeting";
 
 function person(identity: string, name: string, tracks: Participant["tracks"] = []): Participant {
   return { sid: `PA_${identity}`, identity, name, metadata: "", attributes: {}, tracks };
@@ -77,5 +88,41 @@ describe("the meeting state", () => {
   it("forgets who left", () => {
     const s = run(joined, { type: "session", event: { event: "participant_left", participant: person("bot", "Camille"), reason: "CLIENT_INITIATED" } });
     expect(s.members.map((m) => m.identity)).toEqual(["me"]);
+  });
+});
+
+describe("the speaker view's choice", () => {
+  const speakers = (...identities: string[]): MeetingEvent => ({ type: "session", event: { event: "active_speakers", identities } });
+  const louis: MeetingEvent = { type: "session", event: { event: "participant_joined", participant: person("louis", "Louis") } };
+
+  it("shows the last other participant who spoke, and keeps them while nobody speaks", () => {
+    let s = run(joined, louis);
+    expect(featured(s, null)?.identity).toBe("bot");
+    s = apply(s, speakers("me", "louis"), 0);
+    expect(featured(s, null)?.identity).toBe("louis");
+    s = apply(s, speakers("me"), 0);
+    expect(featured(s, null)?.identity).toBe("louis");
+  });
+
+  it("shows the pinned participant whoever speaks, and falls back when they leave", () => {
+    let s = run(joined, louis, speakers("louis"));
+    expect(featured(s, "bot")?.identity).toBe("bot");
+    s = apply(s, { type: "session", event: { event: "participant_left", participant: person("bot", "Camille"), reason: "" } } as MeetingEvent, 0);
+    expect(featured(s, "bot")?.identity).toBe("louis");
+  });
+});
+
+describe("reactions", () => {
+  it("show with their sender until they expire, at most a few at once", () => {
+    let s = apply(run(joined), { type: "session", event: { event: "reaction", from: "bot", emoji: "👏" } }, 0);
+    expect(s.reactions.map((r) => [r.from, r.emoji])).toEqual([["bot", "👏"]]);
+    const first = s.reactions[0].id;
+    for (let i = 0; i < REACTIONS_SHOWN + 2; i += 1) s = addReaction(s, "me", "🎉");
+    expect(s.reactions).toHaveLength(REACTIONS_SHOWN);
+    expect(s.reactions.some((r) => r.id === first)).toBe(false);
+    const kept = s.reactions[0].id;
+    s = expireReaction(s, kept);
+    expect(s.reactions.some((r) => r.id === kept)).toBe(false);
+    expect(s.reactions).toHaveLength(REACTIONS_SHOWN - 1);
   });
 });

@@ -37,6 +37,13 @@ export interface Notice {
   detail: string;
 }
 
+export interface Reaction {
+  id: number;
+  /** Identity of the sender. */
+  from: string;
+  emoji: string;
+}
+
 export interface MeetingState {
   phase: Phase;
   room: string;
@@ -49,6 +56,10 @@ export interface MeetingState {
   /** The latest captions, oldest first. */
   captions: Caption[];
   activeSpeakers: string[];
+  /** The last other participant who spoke (the speaker view shows them while nobody speaks). */
+  lastSpeaker: string;
+  /** Reactions on screen, oldest first. */
+  reactions: Reaction[];
   microphoneOn: boolean;
   cameraOn: boolean;
   /** This user shares a screen. */
@@ -57,6 +68,8 @@ export interface MeetingState {
   endedReason: string;
 }
 
+/** Reactions on screen at most (a burst of them scrolls the oldest away). */
+export const REACTIONS_SHOWN = 8;
 /** Captions kept on screen at most. */
 export const CAPTIONS_SHOWN = 3;
 /** Chat messages kept at most. */
@@ -73,6 +86,8 @@ export function initialState(): MeetingState {
     chatOpen: false,
     captions: [],
     activeSpeakers: [],
+    lastSpeaker: "",
+    reactions: [],
     microphoneOn: false,
     cameraOn: false,
     screenSharing: false,
@@ -159,8 +174,12 @@ function applySession(state: MeetingState, event: Event, now: number): MeetingSt
       const others = state.captions.filter((c) => c.segmentId !== event.segment_id);
       return { ...state, captions: [...others, caption].slice(-CAPTIONS_SHOWN) };
     }
-    case "active_speakers":
-      return { ...state, activeSpeakers: event.identities };
+    case "active_speakers": {
+      const other = event.identities.find((i) => i !== state.localIdentity);
+      return { ...state, activeSpeakers: event.identities, lastSpeaker: other ?? state.lastSpeaker };
+    }
+    case "reaction":
+      return addReaction(state, event.from, event.emoji);
     case "local_muted":
       if (event.source === "microphone") return { ...state, microphoneOn: !event.muted };
       if (event.source === "camera") return { ...state, cameraOn: !event.muted };
@@ -193,6 +212,25 @@ function applySession(state: MeetingState, event: Event, now: number): MeetingSt
     default:
       return state;
   }
+}
+
+let reactionIds = 0;
+
+/** A reaction shown (`expireReaction` takes it away). */
+export function addReaction(state: MeetingState, from: string, emoji: string): MeetingState {
+  reactionIds += 1;
+  return { ...state, reactions: [...state.reactions, { id: reactionIds, from, emoji }].slice(-REACTIONS_SHOWN) };
+}
+
+export function expireReaction(state: MeetingState, id: number): MeetingState {
+  return { ...state, reactions: state.reactions.filter((r) => r.id !== id) };
+}
+
+/** Who the speaker view shows large: the pinned participant, else the last other one who spoke, else the
+ * first other participant, else this user. */
+export function featured(state: MeetingState, pinned: string | null): Member | undefined {
+  const find = (identity: string | null) => (identity ? state.members.find((m) => m.identity === identity) : undefined);
+  return find(pinned) ?? find(state.lastSpeaker) ?? state.members.find((m) => !m.isLocal) ?? state.members[0];
 }
 
 /** Marks the chat read (the panel is open) or not. */
