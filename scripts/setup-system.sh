@@ -8,9 +8,10 @@ BUILD_PKGS=(
   libasound2-dev libpulse-dev libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev
   libvpx-dev libopus-dev libwebrtc-audio-processing-dev
   libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev file
+  fonts-noto-color-emoji
 )
 TEST_PKGS=(
-  xvfb xauth x11-utils x11-apps pulseaudio pulseaudio-utils ffmpeg vpx-tools
+  xvfb xauth x11-utils x11-apps x11-xserver-utils pulseaudio pulseaudio-utils ffmpeg vpx-tools
   chromium webkit2gtk-driver imagemagick
 )
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts the headless devices the tests need, idempotently, and prints the environment to use them:
 #   eval "$(scripts/test-env.sh)"
-# - Xvfb on :99 (1920x1080x24) for screen capture and, later, the app window (-noreset: a server that resets
+# - Xvfb on :99 (1920x1080x24, a blue desktop) for screen capture and, later, the app window (-noreset: a server that resets
 #   when its last client leaves drops connections made during the reset);
 # - PulseAudio with a null sink `spk` (speaker; recorded from spk.monitor) and a null sink `micfeed`
 #   remapped as the source `vmic` (microphone; fed with pacat into micfeed).
@@ -16,6 +16,8 @@ if ! DISPLAY="$DISPLAY_NUM" xdpyinfo >/dev/null 2>&1; then
   for _ in $(seq 1 50); do DISPLAY="$DISPLAY_NUM" xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 DISPLAY="$DISPLAY_NUM" xdpyinfo >/dev/null 2>&1 || { echo "Xvfb did not start, see /tmp/colloque-xvfb.log" >&2; exit 1; }
+# A desktop colour rather than black, so that a shared screen is a picture, not a void.
+DISPLAY="$DISPLAY_NUM" xsetroot -solid '#2f4f7f' 2>/dev/null || true
 
 if ! pactl info >/dev/null 2>&1; then
   # As root PulseAudio refuses to run per-user unless told it is fine (CI runs as root).

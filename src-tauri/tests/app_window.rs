@@ -40,7 +40,7 @@ fn free_port() -> u16 {
 struct Driver {
     process: Child,
     port: u16,
-    _profile: tempdir::Dir,
+    profile: tempdir::Dir,
 }
 
 mod tempdir {
@@ -77,7 +77,7 @@ impl Driver {
             .process_group(0)
             .spawn()
             .expect("tauri-driver (scripts/setup-tauri-driver.sh installs it)");
-        Self { process, port, _profile: profile }
+        Self { process, port, profile }
     }
 
     async fn open_app(&self) -> Client {
@@ -129,6 +129,7 @@ async fn wait_for_js(client: &Client, what: &str, script: &str, done: impl Fn(&V
     }
     let mut last = last.to_string();
     last.truncate(400);
+    screenshot(client, "timed-out").await;
     panic!("timed out waiting for {what}; last: {last}");
 }
 
@@ -139,7 +140,10 @@ async fn click(client: &Client, css: &str) {
         .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("{css}: {e}"));
-    element.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+    if let Err(e) = element.click().await {
+        screenshot(client, "failed-click").await;
+        panic!("click {css}: {e:?}");
+    }
 }
 
 async fn type_into(client: &Client, css: &str, text: &str) {
@@ -209,6 +213,68 @@ async fn assert_live_video(client: &Client, css: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A helper process (pacat, parec) killed when dropped.
+struct Helper(Child);
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Plays a 300 Hz tone into the virtual microphone (`vmic` records the sink `micfeed`) for `seconds`.
+fn speak_into_microphone(seconds: f64) -> Helper {
+    let pcm: Vec<u8> = (0..(48_000.0 * seconds) as usize)
+        .flat_map(|i| {
+            let s = 0.3 * (std::f64::consts::TAU * 300.0 * i as f64 / 48_000.0).sin();
+            ((s * 32_767.0) as i16).to_le_bytes()
+        })
+        .collect();
+    let mut child = Command::new("pacat")
+        .args(["--device=micfeed", "--format=s16le", "--rate=48000", "--channels=1", "--latency-msec=150"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("pacat (scripts/test-env.sh)");
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(&pcm);
+    });
+    Helper(child)
+}
+
+/// Records what the speaker (`spk`) plays, as mono f32 at 48 kHz, until the helper is dropped.
+fn record_speaker() -> (Helper, std::thread::JoinHandle<Vec<f32>>) {
+    let mut child = Command::new("parec")
+        .args(["--device=spk.monitor", "--format=s16le", "--rate=48000", "--channels=1", "--raw"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("parec (scripts/test-env.sh)");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0).collect()
+    });
+    (Helper(child), reader)
+}
+
+async fn choose(client: &Client, css: &str, value: &str) {
+    let element = client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    element.select_by_value(value).await.unwrap_or_else(|e| panic!("choosing {value} in {css}: {e}"));
+}
+
+fn meter_level() -> String {
+    "return Number(document.querySelector('[role=meter]')?.getAttribute('aria-valuenow') ?? -1);".into()
+}
+
 fn count(css: &str) -> String {
     format!("return document.querySelectorAll({css:?}).length;")
 }
@@ -223,8 +289,64 @@ async fn a_local_meeting_shows_live_bots_answers_chat_shows_captions_and_leaves(
     let driver = Driver::start("local");
     let client = driver.open_app().await;
 
-    type_into(&client, "input[name=name]", "Alice Testeuse").await;
+    // Pre-join: this machine has no camera, and says so; the microphone's level follows what it hears.
+    wait_for_js(&client, "no camera", &text_of("[data-none=camera]"), |v| {
+        v == "Aucune caméra détectée" || v == "No camera found"
+    })
+    .await;
+    let voice = speak_into_microphone(6.0);
+    wait_for_js(&client, "the meter up", &meter_level(), |v| v.as_f64() > Some(50.0)).await;
     screenshot(&client, "local-1-prejoin").await;
+    drop(voice);
+    wait_for_js(&client, "the meter down", &meter_level(), |v| {
+        v.as_f64().is_some_and(|l| (0.0..10.0).contains(&l))
+    })
+    .await;
+
+    // The speaker test plays its tone on the speaker.
+    let (recording, recorded) = record_speaker();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    click(&client, "[data-action=test-speaker]").await;
+    wait_for_js(
+        &client,
+        "the test sound played",
+        "return document.querySelector('[data-action=test-speaker]').disabled;",
+        |v| v == false,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(recording);
+    let heard = recorded.join().unwrap();
+    let tone = colloque_media::synthetic::goertzel_power(&heard, colloque_app::devices::TEST_SOUND_HZ);
+    let elsewhere = colloque_media::synthetic::goertzel_power(&heard, 1000.0);
+    assert!(
+        tone > 100.0 * elsewhere.max(1e-12) && tone > 1e-4,
+        "the test tone: {tone} at 440 Hz, {elsewhere} at 1 kHz"
+    );
+
+    // Settings: English and the lowest receiving quality, kept in the user's configuration.
+    click(&client, "[data-action=open-settings]").await;
+    choose(&client, ".dialog select[name=language]", "en").await;
+    choose(&client, ".dialog select[name=receive_quality]", "low").await;
+    wait_for_js(&client, "the settings in English", &text_of("#settings-title"), |v| v == "Settings").await;
+    click(&client, "[data-action=close-settings]").await;
+    // Closed, and the focus back on the button that opened it (keys typed next go where they should).
+    wait_for_js(
+        &client,
+        "the settings closed",
+        "return !document.querySelector('.dialog') && document.activeElement?.dataset.action;",
+        |v| v == "open-settings",
+    )
+    .await;
+    let file = driver.profile.0.join("config/fr.colloque.desktop/settings.json");
+    let kept: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(
+        (kept["language"].as_str(), kept["receive_quality"].as_str()),
+        (Some("en"), Some("low")),
+        "{kept}"
+    );
+
+    type_into(&client, "input[name=name]", "Alice Testeuse").await;
     click(&client, "[data-action=start-local]").await;
 
     // Three tiles: this user and the two synthetic participants, whose pictures are live.
@@ -233,6 +355,36 @@ async fn a_local_meeting_shows_live_bots_answers_chat_shows_captions_and_leaves(
         assert_live_video(&client, &format!("figure[data-identity={bot}] canvas")).await.unwrap();
     }
     screenshot(&client, "local-2-tiles").await;
+
+    // A reaction shows with this user's name (recorded as it appears: it fades after a few seconds).
+    client
+        .execute(
+            "window.seenReactions = []; new MutationObserver(() => document.querySelectorAll('.reactions li')\
+             .forEach(li => window.seenReactions.push(li.dataset.reaction + ' ' + li.textContent)))\
+             .observe(document.body, { subtree: true, childList: true });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    click(&client, "[data-control=reactions]").await;
+    click(&client, ".reaction-bar [data-reaction='👏']").await;
+    wait_for_js(&client, "the reaction", "return window.seenReactions.join('\\n');", |v| {
+        v.as_str().is_some_and(|t| t.contains("👏") && t.contains("Alice Testeuse"))
+    })
+    .await;
+
+    // Speaker view, then Louis pinned large (live), then back to the grid.
+    click(&client, "[data-control=layout]").await;
+    wait_for_js(&client, "the speaker view", &count("[data-layout=speaker] .featured figure.tile"), |v| {
+        v == 1
+    })
+    .await;
+    click(&client, "figure[data-identity=bot-louis] [data-action=pin]").await;
+    assert_live_video(&client, ".featured figure[data-identity=bot-louis] canvas").await.unwrap();
+    screenshot(&client, "local-2b-pinned").await;
+    click(&client, ".featured figure[data-identity=bot-louis] [data-action=pin]").await;
+    click(&client, "[data-control=layout]").await;
+    wait_for_js(&client, "the grid again", &count("[data-layout=grid] figure.tile"), |v| v == 3).await;
 
     // Chat: the message goes out, the bot's reply comes back, once.
     click(&client, "[data-control=chat]").await;
@@ -395,6 +547,22 @@ async fn on_a_livekit_server_a_bad_token_is_explained_and_mutes_are_seen_both_wa
         |v| v == 1,
     )
     .await;
+
+    // Alice reacts: Bob gets Visio's reaction, once.
+    click(&client, "[data-control=reactions]").await;
+    click(&client, ".reaction-bar [data-reaction='🎉']").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, bob_events.recv()).await.expect("Bob never got the reaction")
+        {
+            Some(Event::Reaction { from, emoji }) => {
+                assert_eq!((from.as_str(), emoji.as_str()), ("alice", "🎉"));
+                break;
+            }
+            Some(_) => {}
+            None => panic!("Bob's session ended"),
+        }
+    }
 
     // Bob mutes: Alice's window shows the badge on his tile.
     wait_for_js(&client, "Bob unmuted", &count("figure[data-identity=bob] [data-badge=muted]"), |v| v == 0)
