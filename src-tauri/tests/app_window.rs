@@ -579,7 +579,10 @@ async fn on_a_livekit_server_a_bad_token_is_explained_and_mutes_are_seen_both_wa
         .unwrap();
     assert_live_video(&client, "section.stage canvas").await.unwrap();
     screenshot(&client, "server-4-bob-shares").await;
-    // (Bob stopping his share is not checked: Colloque's SFU does not unpublish a single track yet.)
+    // Bob stops sharing: the stage goes, his camera stays live.
+    bob.unpublish(Source::Screen).unwrap();
+    wait_for_js(&client, "Bob's share gone", &count("section.stage"), |v| v == 0).await;
+    assert_live_video(&client, "figure[data-identity=bob] canvas").await.unwrap();
 
     // Alice shares her (Xvfb) screen: Bob decodes it at the display's size.
     while bob_sees.try_recv().is_ok() {}

@@ -32,6 +32,16 @@ pub fn mid_of_track(sdp: &str, track_id: &str) -> Option<String> {
     section.lines.iter().find_map(|l| l.strip_prefix("a=mid:")).map(str::to_owned)
 }
 
+/// Whether `sdp` still sends track `track_id`: a media section carries it (`a=msid:`) with a sending
+/// direction (`sendonly`, `sendrecv` or none). A publisher that stops a track renegotiates with its section
+/// `recvonly` or `inactive`, and without the `msid` line.
+pub fn sends_track(sdp: &str, track_id: &str) -> bool {
+    sections(sdp).any(|s| {
+        let sending = !s.lines.iter().any(|l| matches!(*l, "a=recvonly" | "a=inactive"));
+        sending && carries_track(&s.lines, track_id)
+    })
+}
+
 /// `sdp` with codec `name` (`"VP9"`, case-insensitive) moved to the front of the `m=` line of the section
 /// carrying track `track_id`, its retransmission types (`rtx` with `apt=` one of them) right after it: what
 /// LiveKit's server does to a publisher's offer so that its answer picks the codec the client asked for in
@@ -166,6 +176,30 @@ mod tests {
         m=video 9 UDP/TLS/RTP/SAVPF 96\r\n\
         a=mid:2\r\n\
         a=rtpmap:96 VP8/90000\r\n";
+
+    #[test]
+    fn a_stopped_track_is_no_longer_sent() {
+        let offer = "v=0\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+            a=mid:0\r\n\
+            a=sendonly\r\n\
+            a=msid:stream mic-1\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\n\
+            a=mid:1\r\n\
+            a=sendrecv\r\n\
+            a=msid:stream cam-1\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\n\
+            a=mid:2\r\n\
+            a=inactive\r\n\
+            a=msid:stream screen-1\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\n\
+            a=mid:3\r\n\
+            a=recvonly\r\n";
+        assert!(sends_track(offer, "mic-1"));
+        assert!(sends_track(offer, "cam-1"));
+        assert!(!sends_track(offer, "screen-1"), "an inactive section");
+        assert!(!sends_track(offer, "share-2"), "a section without the track");
+    }
 
     #[test]
     fn finds_the_codec_in_the_sections_preference_order() {

@@ -521,6 +521,29 @@ impl Rooms {
         self.notify("track_published", &room.info, Some(&who), Some(&track.info()));
     }
 
+    /// Takes one of `sid`'s tracks away (its publisher stopped sending it): its subscribers stop receiving
+    /// it and everyone sees the participant without it.
+    pub fn unpublish(&self, room_name: &str, sid: &str, track_sid: &str) {
+        let mut rooms = self.lock();
+        let Some(room) = rooms.get_mut(room_name) else { return };
+        let Some(member) = room.members.iter_mut().find(|m| m.info.sid == sid) else { return };
+        let Some(pos) = member.tracks.iter().position(|t| t.sid() == track_sid) else { return };
+        let track = member.tracks.remove(pos);
+        member.info.tracks.retain(|t| t.sid != track_sid);
+        member.info.version += 1;
+        let info = member.info.clone();
+        for subscriber in track.subscribers() {
+            if let Some(m) = room.members.iter().find(|m| m.info.sid == subscriber) {
+                let _ = m.tx.send(ToSession::Unsubscribe(track_sid.to_owned()));
+            }
+        }
+        if !is_hidden(&info) {
+            broadcast(room, Some(sid), &info);
+        }
+        let who = proto::ParticipantInfo { sid: info.sid, identity: info.identity, ..Default::default() };
+        self.notify("track_unpublished", &room.info, Some(&who), Some(&track.info()));
+    }
+
     /// Mutes or unmutes a published track; `None` when the participant has no such track.
     pub fn set_muted(
         &self,

@@ -106,7 +106,8 @@ struct Session {
     /// The video codec each track asked for (`AddTrackRequest.simulcast_codecs`), by cid: put first in every
     /// publisher offer, so the answer picks it.
     preferred_codecs: HashMap<String, String>,
-    published: Vec<Arc<PublishedTrack>>,
+    /// Published tracks, with the media track id (`msid`) their media came with.
+    published: Vec<(Arc<PublishedTrack>, String)>,
     subscriptions: HashMap<String, Subscription>,
     reliable: Arc<dyn DataChannel>,
     lossy: Arc<dyn DataChannel>,
@@ -422,6 +423,7 @@ impl Session {
             sdp = colloque_rtp::sdp::prefer_codec(&sdp, cid, codec);
         }
         pc.set_remote_description(RTCSessionDescription::offer(sdp)?).await?;
+        self.unpublish_stopped(&offer.sdp);
         let answer = pc.create_answer(None).await?;
         pc.set_local_description(answer.clone()).await?;
         let sdp = pc.local_description().await.map(|d| d.sdp).unwrap_or(answer.sdp);
@@ -439,11 +441,27 @@ impl Session {
         Ok(())
     }
 
+    /// Unpublishes the tracks a renegotiation offer no longer sends (the client stopped a screen share, …):
+    /// their subscribers stop, everyone sees the participant without them, the publisher is told.
+    fn unpublish_stopped(&mut self, offer: &str) {
+        let (stopped, kept): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.published).into_iter().partition(|(_, media_id)| {
+                !media_id.is_empty() && !colloque_rtp::sdp::sends_track(offer, media_id)
+            });
+        self.published = kept;
+        for (track, _) in stopped {
+            let track_sid = track.sid();
+            tracing::info!(sid = self.sid, track = track_sid, "track unpublished");
+            self.rooms.unpublish(&self.admission.room, &self.sid, &track_sid);
+            self.send(Out::TrackUnpublished(proto::TrackUnpublishedResponse { track_sid }));
+        }
+    }
+
     /// Whether the client's track `cid` (announced by `AddTrackRequest`) is to be sent as RED.
     fn wants_red(&self, cid: &str) -> bool {
         let pending = self.pending.iter().find(|p| p.cid == cid).map(|p| !p.info.disable_red);
         pending.unwrap_or_else(|| {
-            self.published.iter().any(|t| {
+            self.published.iter().any(|(t, _)| {
                 let info = t.info();
                 !info.disable_red && info.codecs.first().is_some_and(|c| c.cid == cid)
             })
@@ -829,7 +847,7 @@ impl Session {
                     self.audio_level_extension,
                 ));
                 tokio::spawn(track.clone().run());
-                self.published.push(track.clone());
+                self.published.push((track.clone(), first.track_id.clone()));
                 self.rooms.publish(&self.admission.room, &self.sid, track);
             }
         }
