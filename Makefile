@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
-.PHONY: run test setup setup-test lint bench demo fixtures
+.PHONY: run test setup setup-test lint bench demo fixtures check-windows
 
 setup:
 	@scripts/setup-system.sh build
@@ -27,6 +27,9 @@ test: setup-test
 lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+check-windows: setup
+	scripts/check-windows.sh
 
 bench: setup-test
 	cargo run --release -p colloque-cli -- bench media

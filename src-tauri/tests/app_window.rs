@@ -373,6 +373,20 @@ async fn a_local_meeting_shows_live_bots_answers_chat_shows_captions_and_leaves(
     })
     .await;
 
+    // No camera on this machine: turning it on says so and offers the device settings.
+    click(&client, "[data-control=camera]").await;
+    wait_for_js(
+        &client,
+        "the camera's notice",
+        &count("[data-notice=camera] [data-action=device-settings]"),
+        |v| v == 1,
+    )
+    .await;
+    click(&client, "[data-notice=camera] [data-action=device-settings]").await;
+    wait_for_js(&client, "the settings", &count(".dialog.settings [data-none=camera]"), |v| v == 1).await;
+    click(&client, "[data-action=close-settings]").await;
+    wait_for_js(&client, "the settings closed", &count(".dialog"), |v| v == 0).await;
+
     // Speaker view, then Louis pinned large (live), then back to the grid.
     click(&client, "[data-control=layout]").await;
     wait_for_js(&client, "the speaker view", &count("[data-layout=speaker] .featured figure.tile"), |v| {

@@ -103,6 +103,7 @@ const fr = {
   notifyChat: "Nouveau message de",
   notifyHand: "lève la main",
   notifyJoined: "a rejoint la réunion",
+  chooseAnotherDevice: "Choisir un autre appareil",
 };
 
 const en: typeof fr = {
@@ -204,6 +205,7 @@ const en: typeof fr = {
   notifyChat: "New message from",
   notifyHand: "raises their hand",
   notifyJoined: "joined the meeting",
+  chooseAnotherDevice: "Choose another device",
 };
 
 export type Key = keyof typeof fr;

@@ -8,10 +8,21 @@ fn stat_fields(stat: &str) -> Option<(&str, Vec<&str>)> {
     Some((stat.get(open + 1..close)?, stat.get(close + 1..)?.split_whitespace().collect()))
 }
 
+#[cfg(target_os = "linux")]
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64
+}
+
+/// Elsewhere there is no `/proc` to read: every reading is `None` before this matters.
+#[cfg(not(target_os = "linux"))]
+fn clock_ticks_per_second() -> f64 {
+    100.0
+}
+
 /// CPU seconds (user + system) in a `/proc/…/stat` text, with its command name.
 fn cpu_of(stat: &str) -> Option<(&str, f64)> {
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let ticks = clock_ticks_per_second();
     let (name, fields) = stat_fields(stat)?;
     // utime and stime are fields 14 and 15 of stat: 13 and 14 after the name (state is the first).
     let utime: f64 = fields.get(11)?.parse().ok()?;

@@ -1,6 +1,7 @@
 import { t } from "../i18n";
 import { screenShares } from "../state/meeting";
 import { backToStart, captionsOn, dismissNotice, layoutMode, meeting, panel, pickingScreen, pinned } from "../store";
+import { settingsOpen } from "../settings/store";
 import { Captions } from "./Captions";
 import { ChatPanel } from "./ChatPanel";
 import { Controls, useShortcuts } from "./Controls";
@@ -48,6 +49,11 @@ export function MeetingView() {
           {state.notices.map((n) => (
             <li key={n.id} data-notice={n.subject}>
               <strong>{n.kind === "device" ? `${t("deviceProblem")} · ${t(`device_${n.subject}`)}` : n.subject}</strong> {n.detail}
+              {n.kind === "device" && (
+                <button type="button" data-action="device-settings" onClick={() => (settingsOpen.value = true)}>
+                  {t("chooseAnotherDevice")}
+                </button>
+              )}
               <button type="button" onClick={() => dismissNotice(n.id)} aria-label={t("close")}>
                 ×
               </button>
