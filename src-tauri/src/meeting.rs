@@ -105,6 +105,8 @@ struct Meeting {
     local: Option<LocalMeeting>,
     /// Sources published so far (muted or not).
     published: HashSet<Device>,
+    /// Published sources muted now.
+    muted: HashSet<Device>,
     far_end: FarEnd,
     speaker: SpeakerOutput,
     /// The settings the devices were opened with.
@@ -258,6 +260,7 @@ impl Meetings {
             session,
             local,
             published: HashSet::new(),
+            muted: HashSet::new(),
             far_end,
             speaker: speaker_output,
             settings,
@@ -293,13 +296,20 @@ impl Meetings {
             Device::Microphone => Source::Microphone,
             Device::Speaker => return Err(AppError::InvalidInput("the speaker cannot be muted here".into())),
         };
-        if enabled && !meeting.published.contains(&device) {
-            return meeting.try_turn_on(device, &self.hub);
+        if !meeting.published.contains(&device) {
+            // Not published (never, or given up for another quality): on publishes it, off has nothing to do.
+            return if enabled { meeting.try_turn_on(device, &self.hub) } else { Ok(()) };
         }
         if device == Device::Camera && !enabled {
             self.hub.remove(SELF_VIEW);
         }
-        Ok(meeting.session.set_muted(source, !enabled)?)
+        meeting.session.set_muted(source, !enabled)?;
+        if enabled {
+            meeting.muted.remove(&device);
+        } else {
+            meeting.muted.insert(device);
+        }
+        Ok(())
     }
 
     /// Shares display `index` (or switches the shared display).
@@ -369,9 +379,19 @@ impl Meetings {
                 problem(&meeting.events, Device::Speaker, &e);
             }
         }
-        let camera_changed = old.camera != settings.camera || old.send_quality != settings.send_quality;
-        if camera_changed && meeting.published.contains(&Device::Camera) {
-            meeting.turn_on(Device::Camera, &self.hub);
+        if meeting.published.contains(&Device::Camera) {
+            if old.send_quality != settings.send_quality {
+                // The simulcast layers follow from the camera's size when it is published: another size is
+                // another track. A muted camera is published again when it is turned back on.
+                meeting.session.unpublish(Source::Camera)?;
+                meeting.published.remove(&Device::Camera);
+                self.hub.remove(SELF_VIEW);
+                if !meeting.muted.remove(&Device::Camera) {
+                    meeting.turn_on(Device::Camera, &self.hub);
+                }
+            } else if old.camera != settings.camera {
+                meeting.turn_on(Device::Camera, &self.hub);
+            }
         }
         let microphone_changed =
             old.microphone != settings.microphone || old.noise_suppression != settings.noise_suppression;
