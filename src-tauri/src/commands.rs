@@ -2,7 +2,7 @@
 use tauri::ipc::Channel;
 use tauri::State;
 
-use crate::devices::{self, DeviceList, Preview, PreviewEvent};
+use crate::devices::{self, on_device_thread, DeviceList, Preview, PreviewEvent};
 use crate::error::AppError;
 use crate::frames::{FrameEndpoint, FrameServer};
 use crate::meeting::{Device, JoinRequest, JoinTarget, MeetingEvent, Meetings};
@@ -58,7 +58,7 @@ pub async fn save_settings(
 #[tauri::command]
 #[specta::specta]
 pub async fn list_devices() -> Result<DeviceList, AppError> {
-    tokio::task::spawn_blocking(devices::list).await.map_err(|e| AppError::Device(e.to_string()))
+    on_device_thread(devices::list).await
 }
 
 /// Previews the chosen camera (as the self view) and microphone (its level on `events`) before joining.
@@ -74,9 +74,7 @@ pub async fn start_preview(
 ) -> Result<(), AppError> {
     let (settings, hub) = (settings.get(), frames.hub().clone());
     let preview = preview.inner().clone();
-    tokio::task::spawn_blocking(move || preview.start(&settings, camera, microphone, &hub, events))
-        .await
-        .map_err(|e| AppError::Device(e.to_string()))
+    on_device_thread(move || preview.start(&settings, camera, microphone, &hub, events)).await
 }
 
 /// Stops the preview and releases its devices.
@@ -87,20 +85,15 @@ pub async fn stop_preview(
     frames: State<'_, FrameServer>,
 ) -> Result<(), AppError> {
     let (preview, hub) = (preview.inner().clone(), frames.hub().clone());
-    tokio::task::spawn_blocking(move || preview.stop(&hub)).await.map_err(|e| AppError::Device(e.to_string()))
+    on_device_thread(move || preview.stop(&hub)).await
 }
 
-/// Plays a short tone on a speaker (`None`: the chosen one, or the default); returns once it has played.
+/// Plays a short tone on the chosen speaker (or the default one); returns once it has played.
 #[tauri::command]
 #[specta::specta]
-pub async fn test_speaker(
-    settings: State<'_, SettingsStore>,
-    speaker: Option<String>,
-) -> Result<(), AppError> {
-    let speaker = speaker.or(settings.get().speaker);
-    tokio::task::spawn_blocking(move || devices::play_test_sound(speaker.as_deref()))
-        .await
-        .map_err(|e| AppError::Device(e.to_string()))?
+pub async fn test_speaker(settings: State<'_, SettingsStore>) -> Result<(), AppError> {
+    let speaker = settings.get().speaker;
+    on_device_thread(move || devices::play_test_sound(speaker.as_deref())).await?
 }
 
 /// Leaves the meeting.
@@ -154,9 +147,7 @@ pub async fn show_video(
 #[specta::specta]
 pub async fn list_screens(frames: State<'_, FrameServer>) -> Result<Vec<Screen>, AppError> {
     let hub = frames.hub().clone();
-    tokio::task::spawn_blocking(move || screens::list(&hub))
-        .await
-        .map_err(|e| AppError::Device(e.to_string()))?
+    on_device_thread(move || screens::list(&hub)).await?
 }
 
 /// Shares a display (its index from `list_screens`).

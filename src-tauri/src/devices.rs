@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use colloque_media::audio::processing::VoiceProcessingConfig;
 use colloque_media::audio::voice::{FarEnd, ProcessedMicrophone};
-use colloque_media::capture::audio::{list_input_devices, list_output_devices, Microphone, Speaker};
+use colloque_media::capture::audio::{
+    list_input_devices, list_output_devices, AudioDeviceInfo, Microphone, Speaker,
+};
 use colloque_media::capture::camera::{list_cameras, Camera};
 use colloque_media::synthetic::{SyntheticAudio, ToneGenerator};
 use colloque_media::{AudioSource, VideoSource};
@@ -74,28 +76,32 @@ pub fn list() -> DeviceList {
     }
     match list_input_devices() {
         Ok(inputs) => {
-            list.microphones = inputs
-                .into_iter()
-                .filter(|d| !d.id.ends_with(".monitor"))
-                .map(|d| DeviceChoice { id: d.id, name: d.name, is_default: d.is_default })
-                .collect()
+            list.microphones =
+                inputs.into_iter().filter(|d| !d.id.ends_with(".monitor")).map(audio_choice).collect()
         }
         Err(e) => list.problems.push(DeviceProblem { device: Device::Microphone, message: e.to_string() }),
     }
     match list_output_devices() {
-        Ok(outputs) => {
-            list.speakers = outputs
-                .into_iter()
-                .map(|d| DeviceChoice { id: d.id, name: d.name, is_default: d.is_default })
-                .collect()
-        }
+        Ok(outputs) => list.speakers = outputs.into_iter().map(audio_choice).collect(),
         Err(e) => list.problems.push(DeviceProblem { device: Device::Speaker, message: e.to_string() }),
     }
     list
 }
 
-fn device_error(e: impl std::fmt::Display) -> AppError {
+fn audio_choice(d: AudioDeviceInfo) -> DeviceChoice {
+    DeviceChoice { id: d.id, name: d.name, is_default: d.is_default }
+}
+
+/// A device's failure, as the UI shows it.
+pub fn device_error(e: impl std::fmt::Display) -> AppError {
     AppError::Device(e.to_string())
+}
+
+/// Runs `work` (opening, listing or playing on a device: blocking calls) off the async threads.
+pub async fn on_device_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(work).await.map_err(device_error)
 }
 
 /// Opens the chosen camera at the chosen sending quality; its pictures also go to the self view.

@@ -139,7 +139,7 @@ impl SpeakerOutput {
             }
             received.lock().ok()?.blocking_recv()
         };
-        play_on_thread(device, next, self.far_end.clone()).map_err(|e| AppError::Device(e.to_string()))
+        play_on_thread(device, next, self.far_end.clone()).map_err(devices::device_error)
     }
 }
 
@@ -314,12 +314,11 @@ impl Meetings {
 
     /// Shares display `index` (or switches the shared display).
     pub async fn share_screen(&self, index: u32) -> Result<(), AppError> {
-        let capture = tokio::task::spawn_blocking(move || {
+        let capture = devices::on_device_thread(move || {
             ScreenCapture::open(index, colloque_session::SCREEN_FPS as u32)
         })
-        .await
-        .map_err(|e| AppError::Device(e.to_string()))?
-        .map_err(|e| AppError::Device(e.to_string()))?;
+        .await?
+        .map_err(devices::device_error)?;
         let source = Tee::new(Box::new(capture), self.hub.clone(), SCREEN_PREVIEW);
         self.with_session(|s| s.publish_screen(Box::new(source))).await
     }

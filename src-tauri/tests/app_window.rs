@@ -133,13 +133,13 @@ async fn wait_for_js(client: &Client, what: &str, script: &str, done: impl Fn(&V
     panic!("timed out waiting for {what}; last: {last}");
 }
 
+/// The element `css` selects, once it is there.
+async fn element(client: &Client, css: &str) -> fantoccini::elements::Element {
+    client.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"))
+}
+
 async fn click(client: &Client, css: &str) {
-    let element = client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    let element = element(client, css).await;
     if let Err(e) = element.click().await {
         screenshot(client, "failed-click").await;
         panic!("click {css}: {e:?}");
@@ -147,12 +147,7 @@ async fn click(client: &Client, css: &str) {
 }
 
 async fn type_into(client: &Client, css: &str, text: &str) {
-    let element = client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    let element = element(client, css).await;
     element.send_keys(text).await.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
 }
 
@@ -262,12 +257,7 @@ fn record_speaker() -> (Helper, std::thread::JoinHandle<Vec<f32>>) {
 }
 
 async fn choose(client: &Client, css: &str, value: &str) {
-    let element = client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    let element = element(client, css).await;
     element.select_by_value(value).await.unwrap_or_else(|e| panic!("choosing {value} in {css}: {e}"));
 }
 

@@ -46,8 +46,8 @@ export const commands = {
 	startPreview: (camera: boolean, microphone: boolean, events: Channel<PreviewEvent>) => typedError<null, AppError>(__TAURI_INVOKE("start_preview", { camera, microphone, events })),
 	/**  Stops the preview and releases its devices. */
 	stopPreview: () => typedError<null, AppError>(__TAURI_INVOKE("stop_preview")),
-	/**  Plays a short tone on a speaker (`None`: the chosen one, or the default); returns once it has played. */
-	testSpeaker: (speaker: string | null) => typedError<null, AppError>(__TAURI_INVOKE("test_speaker", { speaker })),
+	/**  Plays a short tone on the chosen speaker (or the default one); returns once it has played. */
+	testSpeaker: () => typedError<null, AppError>(__TAURI_INVOKE("test_speaker")),
 	/**
 	 *  Shows a desktop notification (a chat message, a raised hand, someone joining) unless the window is in
 	 *  front: the user already sees the meeting then.

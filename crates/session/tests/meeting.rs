@@ -43,6 +43,26 @@ async fn wait_for<T>(events: &mut Events, what: &str, mut pick: impl FnMut(&Even
     }
 }
 
+/// Alice, who publishes, and Bob, who watches: his decoded pictures arrive on `frames`.
+struct Watched {
+    alice: Session,
+    alice_events: Events,
+    bob: Session,
+    bob_events: Events,
+    frames: tokio::sync::mpsc::Receiver<colloque_session::RemoteVideo>,
+}
+
+async fn watched(url: &str, room: &str, adaptive_stream: bool) -> Watched {
+    let (alice, alice_events) =
+        Session::connect(ConnectOptions::new(url, token("alice", room, SECRET))).await.unwrap();
+    let (frames_tx, frames) = tokio::sync::mpsc::channel(64);
+    let mut options = ConnectOptions::new(url, token("bob", room, SECRET));
+    options.video = Some(frames_tx);
+    options.adaptive_stream = adaptive_stream;
+    let (bob, bob_events) = Session::connect(options).await.unwrap();
+    Watched { alice, alice_events, bob, bob_events, frames }
+}
+
 /// The first event, which must be `Joined`: room name, this client, everyone already there.
 async fn joined(events: &mut Events) -> (String, Participant, Vec<Participant>) {
     match events.recv().await.unwrap() {
@@ -306,12 +326,8 @@ async fn a_native_camera_is_received_in_the_simulcast_layer_asked_for() {
 
     let server = server().await;
     let url = server.url();
-    let (alice, mut alice_events) =
-        Session::connect(ConnectOptions::new(&url, token("alice", "layers", SECRET))).await.unwrap();
-    let (frames_tx, mut frames) = tokio::sync::mpsc::channel(64);
-    let mut options = ConnectOptions::new(&url, token("bob", "layers", SECRET));
-    options.video = Some(frames_tx);
-    let (bob, mut bob_events) = Session::connect(options).await.unwrap();
+    let Watched { alice, mut alice_events, bob, mut bob_events, mut frames } =
+        watched(&url, "layers", false).await;
     alice.publish_camera(Box::new(SyntheticVideo::new(1280, 720, 30).unwrap())).unwrap();
     let published = wait_for(&mut alice_events, "camera published", |e| match e {
         Event::TrackPublished { source, track_sid } if source == "camera" => Some(track_sid.clone()),
@@ -347,13 +363,8 @@ async fn with_adaptive_stream_a_video_flows_only_once_shown() {
     use colloque_media::synthetic::SyntheticVideo;
     let server = server().await;
     let url = server.url();
-    let (alice, _alice_events) =
-        Session::connect(ConnectOptions::new(&url, token("alice", "adaptive", SECRET))).await.unwrap();
-    let (frames_tx, mut frames) = tokio::sync::mpsc::channel(64);
-    let mut options = ConnectOptions::new(&url, token("bob", "adaptive", SECRET));
-    options.video = Some(frames_tx);
-    options.adaptive_stream = true;
-    let (bob, mut bob_events) = Session::connect(options).await.unwrap();
+    let Watched { alice, alice_events: _alice_events, bob, mut bob_events, mut frames } =
+        watched(&url, "adaptive", true).await;
     alice.publish_camera(Box::new(SyntheticVideo::new(640, 360, 30).unwrap())).unwrap();
     let track = wait_for(&mut bob_events, "camera subscribed", |e| match e {
         Event::TrackSubscribed { participant, track_sid, kind, .. }
@@ -470,12 +481,8 @@ async fn a_stopped_screen_share_disappears_for_the_others_and_the_camera_goes_on
     use colloque_media::synthetic::SyntheticVideo;
     let server = server().await;
     let url = server.url();
-    let (alice, mut alice_events) =
-        Session::connect(ConnectOptions::new(&url, token("alice", "share", SECRET))).await.unwrap();
-    let (frames_tx, mut frames) = tokio::sync::mpsc::channel(64);
-    let mut options = ConnectOptions::new(&url, token("bob", "share", SECRET));
-    options.video = Some(frames_tx);
-    let (bob, mut bob_events) = Session::connect(options).await.unwrap();
+    let Watched { alice, mut alice_events, bob, mut bob_events, mut frames } =
+        watched(&url, "share", false).await;
     alice.publish_camera(Box::new(SyntheticVideo::new(640, 360, 30).unwrap())).unwrap();
     alice.publish_screen(Box::new(SyntheticVideo::new(1280, 720, 15).unwrap())).unwrap();
     let mut published = std::collections::HashMap::new();

@@ -75,6 +75,6 @@ export function previewSettled(): Promise<unknown> {
 
 /** Plays the test sound on the chosen speaker; the error, if it could not. */
 export async function testSpeaker(): Promise<AppError | null> {
-  const result = await commands.testSpeaker(settings.value?.speaker ?? null);
+  const result = await commands.testSpeaker();
   return result.status === "error" ? result.error : null;
 }
