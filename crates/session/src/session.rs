@@ -158,6 +158,7 @@ impl Session {
             hearing: Speakers::default(),
             estimate,
             last_grants: Vec::new(),
+            upper_layers: allocate::UpperLayers::default(),
             recovery: None,
             held: Vec::new(),
             resend: Vec::new(),
@@ -467,6 +468,8 @@ struct Engine {
     estimate: peer::Estimate,
     /// What congestion control last gave the video layers (logged when it changes).
     last_grants: Vec<Vec<Grant>>,
+    /// Hysteresis on turning layers back on.
+    upper_layers: allocate::UpperLayers,
     /// Getting a lost session back.
     recovery: Option<RecoveryTask>,
     /// Signalling messages waiting for the session to be back.
@@ -739,7 +742,8 @@ impl Engine {
         let audio = self.local.get(&Source::Microphone).is_some_and(|t| !t.muted());
         let layers: Vec<&[crate::encode::Layer]> = video.iter().map(|t| t.layers.as_slice()).collect();
         let estimate = self.estimate.get();
-        let grants = allocate::allocate(estimate, audio, &layers);
+        let mut grants = allocate::allocate(estimate, audio, &layers);
+        self.upper_layers.limit(&mut grants, Instant::now());
         for (track, grant) in video.iter().zip(&grants) {
             track.apply(grant);
         }
