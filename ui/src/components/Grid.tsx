@@ -1,9 +1,9 @@
 // The participants' tiles, paged: only the tiles of the page shown exist, so only their videos are
 // subscribed (each at its tile's size).
 import { useEffect, useRef, useState } from "preact/hooks";
-import { t } from "../i18n";
 import { gridLayout, pageOf } from "../state/layout";
 import type { Member } from "../state/meeting";
+import { Pager } from "./Pager";
 import { Tile } from "./Tile";
 
 interface Props {
@@ -51,24 +51,7 @@ export function Grid({ members, activeSpeakers, cameraOn, microphoneOn }: Props)
             />
           ))}
       </div>
-      {layout.pages > 1 && (
-        <nav class="pager" aria-label={t("page")}>
-          <button type="button" onClick={() => setPage(Math.max(0, current - 1))} disabled={current === 0} aria-label={t("previousPage")}>
-            ‹
-          </button>
-          <span>
-            {t("page")} {current + 1} / {layout.pages}
-          </span>
-          <button
-            type="button"
-            onClick={() => setPage(Math.min(layout.pages - 1, current + 1))}
-            disabled={current >= layout.pages - 1}
-            aria-label={t("nextPage")}
-          >
-            ›
-          </button>
-        </nav>
-      )}
+      <Pager current={current} pages={layout.pages} onPage={setPage} />
     </div>
   );
 }

@@ -7,6 +7,7 @@ import { ChatPanel } from "./ChatPanel";
 import { devices, microphoneLevel, previewProblems, settings } from "../settings/store";
 import { pinned } from "../store";
 import { DeviceFields } from "./DeviceFields";
+import { Pager } from "./Pager";
 import { Tile } from "./Tile";
 
 afterEach(cleanup);
@@ -115,5 +116,24 @@ describe("pinning", () => {
     expect(view.container.querySelector("figure")?.getAttribute("aria-label")).toContain("épinglé");
     fireEvent.click(screen.getByRole("button", { name: "Désépingler Camille Martin" }));
     expect(pinned.value).toBe(null);
+  });
+});
+
+describe("the pager", () => {
+  it("says which page is shown, moves by one, and cannot go past either end", () => {
+    const asked: number[] = [];
+    const view = render(<Pager current={0} pages={3} onPage={(p) => asked.push(p)} />);
+    expect(screen.getByRole("navigation", { name: "Page" }).textContent).toContain("Page 1 / 3");
+    expect((screen.getByRole("button", { name: "Page précédente" }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.click(screen.getByRole("button", { name: "Page suivante" }));
+    view.rerender(<Pager current={2} pages={3} onPage={(p) => asked.push(p)} />);
+    expect((screen.getByRole("button", { name: "Page suivante" }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.click(screen.getByRole("button", { name: "Page précédente" }));
+    expect(asked).toEqual([1, 1]);
+  });
+
+  it("is absent when everything fits on one page", () => {
+    const { container } = render(<Pager current={0} pages={1} onPage={() => undefined} />);
+    expect(container.innerHTML).toBe("");
   });
 });

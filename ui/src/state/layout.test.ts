@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { gridLayout, MAX_PER_PAGE, MIN_TILE_WIDTH, pageOf } from "./layout";
+import { gridLayout, MAX_PER_PAGE, MIN_TILE_WIDTH, pageOf, STRIP_PAGER_WIDTH, STRIP_TILE, stripLayout } from "./layout";
 
 describe("gridLayout", () => {
   it("gives one participant the whole width of a wide window", () => {
@@ -29,5 +29,24 @@ describe("gridLayout", () => {
     const l = gridLayout(3, 100, 50);
     expect(l.perPage).toBe(1);
     expect(l.pages).toBe(3);
+  });
+});
+
+describe("stripLayout", () => {
+  it("keeps everyone on one page when they fit, and pages the rest of 150 without dropping anyone", () => {
+    expect(stripLayout(6, 1280)).toEqual({ perPage: 6, pages: 1 });
+    const l = stripLayout(149, 1280);
+    // Tiles and the pager share the row.
+    expect(l.perPage * (STRIP_TILE.width + 8) + STRIP_PAGER_WIDTH).toBeLessThanOrEqual(1280);
+    expect(l.perPage).toBe(5);
+    expect(l.pages).toBe(Math.ceil(149 / 5));
+    const people = Array.from({ length: 149 }, (_, i) => i);
+    const seen = Array.from({ length: l.pages }, (_, p) => pageOf(people, l, p)).flat();
+    expect(seen).toEqual(people);
+  });
+
+  it("shows one tile a page in a window narrower than a tile", () => {
+    expect(stripLayout(4, 100)).toEqual({ perPage: 1, pages: 4 });
+    expect(stripLayout(0, 1280).pages).toBe(1);
   });
 });

@@ -35,8 +35,22 @@ export function gridLayout(count: number, width: number, height: number, gap = 8
   return best;
 }
 
+/** The speaker view's strip tiles: small, all the same size, in one row. */
+export const STRIP_TILE = { width: 192, height: 108 };
+
+/** Room the strip's pager takes at the end of its row. */
+export const STRIP_PAGER_WIDTH = 200;
+
+/** How the strip pages `count` tiles in a row `width` wide (its pager, when it pages, in the same row). */
+export function stripLayout(count: number, width: number, gap = 8): { perPage: number; pages: number } {
+  const fit = (room: number) => Math.max(1, Math.floor((room + gap) / (STRIP_TILE.width + gap)));
+  const all = fit(width);
+  const perPage = count > all ? fit(width - STRIP_PAGER_WIDTH - gap) : all;
+  return { perPage, pages: Math.max(1, Math.ceil(count / perPage)) };
+}
+
 /** The items of page `page` (0-based, clamped). */
-export function pageOf<T>(items: T[], layout: GridLayout, page: number): T[] {
+export function pageOf<T>(items: T[], layout: { perPage: number; pages: number }, page: number): T[] {
   const last = Math.max(0, layout.pages - 1);
   const p = Math.min(Math.max(0, page), last);
   return items.slice(p * layout.perPage, (p + 1) * layout.perPage);
