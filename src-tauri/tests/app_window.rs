@@ -386,6 +386,30 @@ async fn a_local_meeting_shows_live_bots_answers_chat_shows_captions_and_leaves(
     click(&client, "figure[data-identity=bot-louis] [data-action=pin]").await;
     assert_live_video(&client, ".featured figure[data-identity=bot-louis] canvas").await.unwrap();
     screenshot(&client, "local-2b-pinned").await;
+    // A window too narrow for the strip's two others (the narrowest allowed, the chat open): it pages, one
+    // at a time.
+    let (width, height) = client.get_window_size().await.unwrap();
+    client.set_window_size(720, height as u32).await.unwrap();
+    click(&client, "[data-control=chat]").await;
+    // "who,is,shown Page n / m"
+    let strip = "return [...document.querySelectorAll('[data-layout=speaker] .strip figure.tile')].map(f => f.dataset.identity).join(',') + ' ' + document.querySelector('.strip .pager span')?.textContent";
+    let shown = |v: &Value| v.as_str().and_then(|s| s.split(' ').next()).map(str::to_owned);
+    let first = wait_for_js(&client, "the strip paged", strip, |v| {
+        v.as_str().is_some_and(|s| s.ends_with("1 / 2"))
+            && shown(v).is_some_and(|who| !who.is_empty() && !who.contains(','))
+    })
+    .await;
+    screenshot(&client, "local-2c-strip-paged").await;
+    click(&client, ".strip .pager button:last-child").await;
+    wait_for_js(&client, "the strip's second page", strip, |v| {
+        v.as_str().is_some_and(|s| s.ends_with("2 / 2"))
+            && shown(v).is_some_and(|who| !who.is_empty())
+            && shown(v) != shown(&first)
+    })
+    .await;
+    click(&client, "[data-control=chat]").await;
+    client.set_window_size(width as u32, height as u32).await.unwrap();
+    wait_for_js(&client, "the strip whole again", &count(".strip .pager"), |v| v == 0).await;
     click(&client, ".featured figure[data-identity=bot-louis] [data-action=pin]").await;
     click(&client, "[data-control=layout]").await;
     wait_for_js(&client, "the grid again", &count("[data-layout=grid] figure.tile"), |v| v == 3).await;
