@@ -99,7 +99,7 @@ impl UpperLayers {
     /// Caps `grants` (from [`allocate`]) to the upper layers the hold allows, turning off the last ones
     /// granted.
     pub fn limit(&mut self, grants: &mut [Vec<Grant>], now: Instant) {
-        let wanted = grants.iter().map(|g| g.iter().skip(1).filter(|g| **g != Grant::Off).count()).sum();
+        let wanted = upper_layers_on(grants);
         if !grants.iter().map(Vec::len).eq(self.tracks.iter().copied()) {
             *self = Self { tracks: grants.iter().map(Vec::len).collect(), on: wanted, ..Self::default() };
             return;
@@ -136,6 +136,11 @@ impl UpperLayers {
         }
         self.on
     }
+}
+
+/// Upper layers `grants` turn on, all tracks together.
+fn upper_layers_on(grants: &[Vec<Grant>]) -> usize {
+    grants.iter().map(|g| g.iter().skip(1).filter(|g| **g != Grant::Off).count()).sum()
 }
 
 #[cfg(test)]
@@ -206,16 +211,12 @@ mod tests {
         assert_eq!(high.iter().filter(|g| g.is_some()).count(), 3);
     }
 
-    fn upper(grants: &[Vec<Grant>]) -> usize {
-        grants.iter().map(|g| g.iter().skip(1).filter(|g| **g != Grant::Off).count()).sum()
-    }
-
     /// The camera's layers as `allocate` gives them at `estimate`, through `gate` at `now`.
     fn gated(gate: &mut UpperLayers, estimate: f64, now: Instant) -> usize {
         let camera = camera_layers(640, 360);
         let mut grants = allocate(estimate, true, &[&camera]);
         gate.limit(&mut grants, now);
-        upper(&grants)
+        upper_layers_on(&grants)
     }
 
     #[test]
@@ -266,7 +267,7 @@ mod tests {
         let t1 = t0 + Duration::from_secs(1);
         let mut grants = allocate(1_000_000.0, true, &[&camera]);
         gate.limit(&mut grants, t1);
-        assert_eq!(upper(&grants), 1);
+        assert_eq!(upper_layers_on(&grants), 1);
         let mut grants = allocate(4_000_000.0, true, &[&camera]);
         gate.limit(&mut grants, t1 + Duration::from_secs(1));
         assert_eq!(on(&grants[0])[1..], [Some(camera[1].bitrate_bps), None], "the middle layer kept");
@@ -274,6 +275,6 @@ mod tests {
         let screen = [screen_layer(1920, 1080)];
         let mut grants = allocate(8_000_000.0, true, &[&screen, &camera]);
         gate.limit(&mut grants, t1 + Duration::from_secs(2));
-        assert_eq!(upper(&grants), 2);
+        assert_eq!(upper_layers_on(&grants), 2);
     }
 }
